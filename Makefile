@@ -1,0 +1,59 @@
+# Value View analytics. `make help` lists the targets; each one works as the first command on a
+# fresh clone: it creates .venv and installs what it needs when missing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCALE ?= 1
+SEED ?= 42
+VV := $(BIN)/value-view
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test pytest lint fix clean ui bench db-start db-stop
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "; printf "Value View analytics\n\nTargets:\n"} \
+	     /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@printf "\nVariables: SCALE=$(SCALE) SEED=$(SEED) (demo data), PYTEST_ARGS\n"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+demo: $(STAMP) ## Embedded server + demo data at SCALE + the whole pipeline + a summary table
+	$(VV) demo --scale $(SCALE) --seed $(SEED)
+
+test: $(STAMP) ## Everything CI runs: pytest on a real server, sqlfluff and ruff
+	$(MAKE) --no-print-directory lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+pytest: $(STAMP) ## Only the pytest suites
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## sqlfluff (postgres) on models, analyses, tests and macros; ruff on Python
+	$(BIN)/ruff check orchestration tests_py
+	$(BIN)/ruff format --check orchestration tests_py
+	$(BIN)/sqlfluff lint models analyses tests --processes 2
+
+fix: $(STAMP) ## Apply sqlfluff and ruff fixes
+	$(BIN)/ruff check --fix orchestration tests_py
+	$(BIN)/ruff format orchestration tests_py
+	$(BIN)/sqlfluff fix models analyses tests --processes 2
+
+db-start: $(STAMP) ## Start (or reuse) the embedded PostgreSQL
+	$(VV) db start
+
+db-stop: $(STAMP) ## Stop the embedded PostgreSQL
+	$(VV) db stop
+
+clean: ## Stop the embedded server and remove build output (keeps .venv)
+	-@test -x $(VV) && $(VV) db stop
+	rm -rf .value_view target logs artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,181 @@
+"""`value-view`: the project's command line. Thin: each command calls the library function."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from orchestration import database
+from orchestration.database import SettingsError
+
+DEFAULT_SEED = 42
+MAX_SCALE = 1000
+
+
+class UsageError(ValueError):
+    """A bad command-line value; printed as one line."""
+
+
+def parse_scale(raw: str) -> int:
+    try:
+        scale = int(raw)
+    except ValueError:
+        raise UsageError(f"--scale must be a whole number from 1 to {MAX_SCALE}, got {raw!r}") from None
+    if not 1 <= scale <= MAX_SCALE:
+        raise UsageError(f"--scale must be a whole number from 1 to {MAX_SCALE}, got {scale}")
+    return scale
+
+
+def parse_seed(raw: str) -> int:
+    try:
+        seed = int(raw)
+    except ValueError:
+        raise UsageError(f"--seed must be a non-negative whole number, got {raw!r}") from None
+    if not 0 <= seed < 2**63:
+        raise UsageError(f"--seed must be a non-negative whole number below 2**63, got {seed}")
+    return seed
+
+
+def parse_date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"--as-of must be a date as YYYY-MM-DD, got {raw!r}") from None
+
+
+def source_schema() -> str:
+    return os.environ.get("VALUE_VIEW_SOURCE_SCHEMA", "vital")
+
+
+def dbt_env(settings: database.ConnectionSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(settings.env())
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    external = database.external_settings()
+    if external is not None:
+        if args.action in ("start", "stop"):
+            print(f"using the external server at {external.host}:{external.port} ({external.source});"
+                  f" `db {args.action}` manages only the embedded one")
+        if args.action == "url":
+            print(external.url)
+        if args.action in ("status", "start"):
+            database.wait_until_ready(external)
+            print(f"external server reachable at {external.host}:{external.port}/{external.dbname}")
+        return 0
+    server = database.EmbeddedServer()
+    if args.action == "start":
+        settings = server.start()
+        print(f"embedded server running at {settings.host}:{settings.port} (data in {server.pgdata})")
+    elif args.action == "stop":
+        print("embedded server stopped" if server.stop() else "embedded server was not running")
+    elif args.action == "status":
+        settings = server.status()
+        if settings is None:
+            print("embedded server not running")
+            return 3
+        print(f"embedded server running at {settings.host}:{settings.port} (data in {server.pgdata})")
+    elif args.action == "url":
+        print(server.start().url)
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    settings = database.resolve()
+    for key, value in settings.env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    print(f"export VALUE_VIEW_DATABASE_URL={shlex.quote(settings.url)}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from orchestration import demo_data
+
+    scale = parse_scale(args.scale)
+    seed = parse_seed(args.seed)
+    as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
+    settings = database.resolve()
+    counts = demo_data.load_demo_data(
+        settings,
+        scale=scale,
+        seed=seed,
+        schema=args.schema or source_schema(),
+        reset=args.reset,
+        as_of=as_of,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        from orchestration.report import print_table
+
+        print_table(
+            ["table", "rows"],
+            [[name, f"{count:,}"] for name, count in counts.items()],
+            title=f"demo data: scale {scale}, seed {seed}, as of {as_of}",
+        )
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    settings = database.resolve()
+    command = [os.path.join(os.path.dirname(sys.executable), "dbt"), *args.dbt_args]
+    return subprocess.call(command, env=dbt_env(settings), cwd=database.PROJECT_ROOT)
+
+
+def cmd_psql(args: argparse.Namespace) -> int:
+    settings = database.resolve()
+    return subprocess.call([database.psql_path(), *args.psql_args], env=dbt_env(settings))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="value-view", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="manage the embedded PostgreSQL server")
+    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.set_defaults(func=cmd_db)
+
+    env = sub.add_parser("env", help="print export lines for dbt, psql and BI tools")
+    env.set_defaults(func=cmd_env)
+
+    demo = sub.add_parser("demo-data", help="load deterministic demo data into the source schema")
+    demo.add_argument("--scale", default="1", help="multiplies the spec's volumes (default 1)")
+    demo.add_argument("--seed", default=str(DEFAULT_SEED), help=f"random seed (default {DEFAULT_SEED})")
+    demo.add_argument("--as-of", default=None, help="anchor date YYYY-MM-DD (default: today, UTC)")
+    demo.add_argument("--schema", default=None, help="source schema (default vital)")
+    demo.add_argument("--reset", action="store_true", help="replace data already in the schema")
+    demo.add_argument("--quiet", action="store_true", help="no progress or summary")
+    demo.set_defaults(func=cmd_demo_data)
+
+    dbt = sub.add_parser("dbt", help="run dbt against the resolved server")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=cmd_dbt)
+
+    psql = sub.add_parser("psql", help="open psql against the resolved server")
+    psql.add_argument("psql_args", nargs=argparse.REMAINDER)
+    psql.set_defaults(func=cmd_psql)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, SettingsError) as error:
+        print(f"value-view: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
