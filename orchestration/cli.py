@@ -25,9 +25,9 @@ def parse_scale(raw: str) -> int:
     try:
         scale = int(raw)
     except ValueError:
-        raise UsageError(f"--scale must be a whole number from 1 to {MAX_SCALE}, got {raw!r}") from None
-    if not 1 <= scale <= MAX_SCALE:
-        raise UsageError(f"--scale must be a whole number from 1 to {MAX_SCALE}, got {scale}")
+        scale = None
+    if scale is None or not 1 <= scale <= MAX_SCALE:
+        raise UsageError(f"--scale must be a whole number from 1 to {MAX_SCALE}, got {raw!r}")
     return scale
 
 
@@ -66,8 +66,10 @@ def cmd_db(args: argparse.Namespace) -> int:
     external = database.external_settings()
     if external is not None:
         if args.action in ("start", "stop"):
-            print(f"using the external server at {external.host}:{external.port} ({external.source});"
-                  f" `db {args.action}` manages only the embedded one")
+            print(
+                f"using the external server at {external.host}:{external.port}"
+                f" ({external.source}); `db {args.action}` manages only the embedded one"
+            )
         if args.action == "url":
             print(external.url)
         if args.action in ("status", "start"):
@@ -77,7 +79,9 @@ def cmd_db(args: argparse.Namespace) -> int:
     server = database.EmbeddedServer()
     if args.action == "start":
         settings = server.start()
-        print(f"embedded server running at {settings.host}:{settings.port} (data in {server.pgdata})")
+        print(
+            f"embedded server running at {settings.host}:{settings.port}, data in {server.pgdata}"
+        )
     elif args.action == "stop":
         print("embedded server stopped" if server.stop() else "embedded server was not running")
     elif args.action == "status":
@@ -85,7 +89,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         if settings is None:
             print("embedded server not running")
             return 3
-        print(f"embedded server running at {settings.host}:{settings.port} (data in {server.pgdata})")
+        print(
+            f"embedded server running at {settings.host}:{settings.port}, data in {server.pgdata}"
+        )
     elif args.action == "url":
         print(server.start().url)
     return 0
@@ -150,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo-data", help="load deterministic demo data into the source schema")
     demo.add_argument("--scale", default="1", help="multiplies the spec's volumes (default 1)")
-    demo.add_argument("--seed", default=str(DEFAULT_SEED), help=f"random seed (default {DEFAULT_SEED})")
+    demo.add_argument("--seed", default=str(DEFAULT_SEED), help="random seed (default 42)")
     demo.add_argument("--as-of", default=None, help="anchor date YYYY-MM-DD (default: today, UTC)")
     demo.add_argument("--schema", default=None, help="source schema (default vital)")
     demo.add_argument("--reset", action="store_true", help="replace data already in the schema")
