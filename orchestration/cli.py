@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from orchestration import database
 from orchestration.database import SettingsError
+from orchestration.demo_data import DemoDataError
 
 DEFAULT_SEED = 42
 MAX_SCALE = 1000
@@ -143,6 +144,26 @@ def cmd_psql(args: argparse.Namespace) -> int:
     return subprocess.call([database.psql_path(), *args.psql_args], env=dbt_env(settings))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from orchestration import bench
+
+    return bench.run_command(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration import pipeline
+
+    return pipeline.demo(
+        scale=parse_scale(args.scale), seed=parse_seed(args.seed), reset=args.reset
+    )
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration import ui
+
+    return ui.run(host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="value-view", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -170,6 +191,30 @@ def build_parser() -> argparse.ArgumentParser:
     psql = sub.add_parser("psql", help="open psql against the resolved server")
     psql.add_argument("psql_args", nargs=argparse.REMAINDER)
     psql.set_defaults(func=cmd_psql)
+
+    run_demo = sub.add_parser(
+        "demo", help="demo data when missing, the whole pipeline through Dagster, a summary"
+    )
+    run_demo.add_argument("--scale", default="1", help="multiplies the spec's volumes (default 1)")
+    run_demo.add_argument(
+        "--seed", default=str(DEFAULT_SEED), help=f"random seed (default {DEFAULT_SEED})"
+    )
+    run_demo.add_argument("--reset", action="store_true", help="reload the demo data")
+    run_demo.set_defaults(func=cmd_demo)
+
+    ui = sub.add_parser("ui", help="Dagster UI (webserver + daemon) on the warehouse's instance")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    ui.set_defaults(func=cmd_ui)
+
+    from orchestration import bench as bench_module
+
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark: marts vs raw queries, refresh costs, reads under refresh, scaling, load",
+    )
+    bench_module.add_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
@@ -178,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, SettingsError) as error:
+    except (UsageError, SettingsError, DemoDataError) as error:
         print(f"value-view: {error}", file=sys.stderr)
         return 2
 
