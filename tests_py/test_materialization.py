@@ -1,0 +1,724 @@
+"""The `safe_materialized_view` materialization against a real PostgreSQL server.
+
+Each test writes models into a scratch dbt project (its macros are this checkout's
+macros/materializations) that builds into a throwaway database, runs `dbt build` through dbtRunner,
+and meanwhile keeps readers busy on several connections while a monitor connection records how long
+any of them waits on a lock (pg_locks.waitstart of ungranted locks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+from dbt.cli.main import dbtRunner
+
+from orchestration import database
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = "mv_test"
+SOURCE_ROWS = 200_000
+PAUSE_SECONDS = 2.0
+# Readers aggregate the first rows through the unique index: cheap enough that four of them leave
+# the two-core test machines room for dbt and the build, while still holding their locks.
+READER_WINDOW = 2_000
+FINGERPRINT = re.compile(r"\[value_view:fingerprint=([0-9a-f]{32})\]$")
+
+
+# --------------------------------------------------------------------------------------
+# Scratch project
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class DbtRun:
+    ok: bool
+    output: str
+
+    def outcome(self, model: str) -> str:
+        """The materialization's log line for `model` (which path it took)."""
+        pattern = re.compile(rf'safe_materialized_view "[^"]+"\."{SCHEMA}"\."{model}": (.*)')
+        found = pattern.search(self.output)
+        assert found, f"no safe_materialized_view log line for {model}:\n{self.output}"
+        return found.group(1)
+
+
+@dataclass
+class ScratchProject:
+    root: Path
+    settings: database.ConnectionSettings
+
+    def write_model(self, name: str, sql: str, yml: str | None = None) -> None:
+        (self.root / "models" / f"{name}.sql").write_text(sql)
+        if yml is not None:
+            (self.root / "models" / f"{name}.yml").write_text(yml)
+
+    def dbt(self, command: str, *args: str) -> DbtRun:
+        """A dbt command run in this process; the output is every event's message."""
+        messages: list[str] = []
+        arguments = [command, "--project-dir", str(self.root), "--profiles-dir", str(self.root)]
+        arguments += ["--quiet", "--no-use-colors", *args]
+        runner = dbtRunner(callbacks=[lambda event: messages.append(event.info.msg)])
+        result = runner.invoke(arguments)
+        if result.exception is not None:
+            messages.append(repr(result.exception))
+        return DbtRun(ok=result.success, output="\n".join(messages))
+
+    def build(self, *models: str, full_refresh: bool = False) -> DbtRun:
+        return self.dbt("build", "--select", *models, *(["--full-refresh"] if full_refresh else []))
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with database.connect(self.settings, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str) -> None:
+        with database.connect(self.settings, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def scalar(self, sql: str, params: tuple = ()):
+        return self.query(sql, params)[0][0]
+
+    def totals(self, relation: str) -> tuple:
+        return self.query(f"select count(*), sum(doubled) from {SCHEMA}.{relation}")[0]
+
+    def window(self, relation: str) -> tuple:
+        return self.query(window_query(relation))[0]
+
+    def comment(self, relation: str) -> str:
+        return self.scalar("select obj_description(%s::regclass, 'pg_class')", (relation,))
+
+    def indexes(self, relation: str) -> dict[str, str]:
+        rows = self.query(
+            "select indexname, indexdef from pg_indexes where schemaname = %s and tablename = %s",
+            (SCHEMA, relation),
+        )
+        return dict(rows)
+
+    def relations_named(self, prefix: str) -> list[str]:
+        rows = self.query(
+            "select relname from pg_class where relnamespace = %s::regnamespace"
+            " and starts_with(relname, %s) order by relname",
+            (SCHEMA, prefix),
+        )
+        return [row[0] for row in rows]
+
+
+def model_sql(select: str, *, pause: float = 0.0, **config: object) -> str:
+    """A model over mv_source.events; `pause` makes every build and refresh last that long."""
+    settings = {"materialized": "safe_materialized_view", **config}
+    arguments = ", ".join(f"{key}={json.dumps(value)}" for key, value in settings.items())
+    return f"""{{{{ config({arguments}) }}}}
+
+with
+
+pause as materialized (
+
+    select pg_sleep({pause}) as slept
+
+),
+
+events as (
+
+    select * from mv_source.events
+
+)
+
+select {select}
+from events
+cross join pause
+"""
+
+
+@pytest.fixture(scope="module")
+def mv_database(server: database.ConnectionSettings) -> Iterator[database.ConnectionSettings]:
+    """A throwaway database holding the source table the scratch models read."""
+    settings = server.with_database(f"vv_mv_{os.getpid()}_{secrets.token_hex(3)}")
+    database.ensure_database(settings)
+    try:
+        with database.connect(settings, autocommit=True) as conn:
+            conn.execute("create schema mv_source")
+            conn.execute(
+                "create table mv_source.events as"
+                " select g as id, g %% 50 as grp, (g %% 1000)::numeric(10, 2) as amount"
+                " from generate_series(1, %s) as g",
+                (SOURCE_ROWS,),
+            )
+            conn.execute("alter table mv_source.events add primary key (id)")
+            conn.execute("analyze mv_source.events")
+        yield settings
+    finally:
+        database.drop_database(settings)
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory, mv_database: database.ConnectionSettings
+) -> ScratchProject:
+    root = tmp_path_factory.mktemp("mv_project")
+    (root / "models").mkdir()
+    macros = PROJECT_ROOT / "macros" / "materializations"
+    (root / "dbt_project.yml").write_text(
+        "name: mv_scratch\n"
+        'version: "1.0.0"\n'
+        "config-version: 2\n"
+        "profile: mv_scratch\n"
+        'model-paths: ["models"]\n'
+        f"macro-paths: [{json.dumps(str(macros))}]\n"
+        "flags:\n"
+        "  send_anonymous_usage_stats: false\n"
+        "  validate_macro_args: true\n"
+    )
+    (root / "profiles.yml").write_text(
+        "mv_scratch:\n"
+        "  target: dev\n"
+        "  outputs:\n"
+        "    dev:\n"
+        "      type: postgres\n"
+        f"      host: {json.dumps(mv_database.host)}\n"
+        f"      port: {mv_database.port}\n"
+        f"      user: {json.dumps(mv_database.user)}\n"
+        f"      password: {json.dumps(mv_database.password)}\n"
+        f"      dbname: {json.dumps(mv_database.dbname)}\n"
+        f"      schema: {SCHEMA}\n"
+        "      threads: 4\n"
+    )
+    return ScratchProject(root=root, settings=mv_database)
+
+
+# --------------------------------------------------------------------------------------
+# Readers and the lock-wait monitor
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReaderReport:
+    queries: int = 0
+    errors: list[str] = field(default_factory=list)
+    max_lock_wait: float = 0.0
+    lock_waits: int = 0
+    results: dict[str, list[tuple]] = field(default_factory=dict)
+
+    def summary(self, label: str) -> str:
+        return (
+            f"[{label}] reader queries={self.queries} errors={len(self.errors)}"
+            f" lock waits observed={self.lock_waits} max lock wait={self.max_lock_wait:.3f}s"
+        )
+
+
+class ReaderLoop:
+    """Readers running `queries` round-robin on their own connections, and a monitor connection
+    polling pg_locks for ungranted locks of those readers (how long each wait has lasted)."""
+
+    def __init__(
+        self,
+        settings: database.ConnectionSettings,
+        queries: dict[str, str],
+        readers: int = 4,
+        think_seconds: float = 0.005,
+        poll_seconds: float = 0.01,
+    ) -> None:
+        self.settings = settings
+        self.queries = queries
+        self.readers = readers
+        self.think_seconds = think_seconds
+        self.poll_seconds = poll_seconds
+        self.report = ReaderReport(results={name: [] for name in queries})
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._pids: list[int] = []
+
+    def __enter__(self) -> ReaderLoop:
+        connections = [
+            database.connect(self.settings, autocommit=True) for _ in range(self.readers)
+        ]
+        self._pids = [conn.info.backend_pid for conn in connections]
+        for position, conn in enumerate(connections):
+            thread = threading.Thread(target=self._read, args=(conn, position), daemon=True)
+            self._threads.append(thread)
+        self._threads.append(threading.Thread(target=self._monitor, daemon=True))
+        for thread in self._threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while self.report.queries < self.readers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        time.sleep(0.3)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def _read(self, conn: psycopg.Connection, offset: int) -> None:
+        names = list(self.queries)
+        turn = offset
+        with conn:
+            while not self._stop.is_set():
+                name = names[turn % len(names)]
+                turn += 1
+                try:
+                    row = conn.execute(self.queries[name]).fetchone()
+                except psycopg.Error as error:
+                    with self._lock:
+                        self.report.errors.append(f"{name}: {error}".strip())
+                    continue
+                with self._lock:
+                    self.report.queries += 1
+                    results = self.report.results[name]
+                    if not results or results[-1] != row:
+                        results.append(row)
+                self._stop.wait(self.think_seconds)
+
+    def _monitor(self) -> None:
+        episodes: set[tuple[int, object]] = set()
+        with database.connect(self.settings, autocommit=True) as conn:
+            while not self._stop.is_set():
+                rows = conn.execute(
+                    "select pid, waitstart, extract(epoch from clock_timestamp() - waitstart)"
+                    " from pg_locks where not granted and waitstart is not null"
+                    " and pid = any(%s)",
+                    (self._pids,),
+                ).fetchall()
+                for pid, waitstart, waited in rows:
+                    episodes.add((pid, waitstart))
+                    with self._lock:
+                        self.report.max_lock_wait = max(self.report.max_lock_wait, float(waited))
+                with self._lock:
+                    self.report.lock_waits = len(episodes)
+                time.sleep(self.poll_seconds)
+
+
+def window_query(relation: str) -> str:
+    return f"select count(*), sum(doubled) from {SCHEMA}.{relation} where id <= {READER_WINDOW}"
+
+
+def aggregate_queries(*relations: str) -> dict[str, str]:
+    return {relation: window_query(relation) for relation in relations}
+
+
+# --------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_refresh_is_concurrent_with_a_unique_index_and_plain_blocks_readers(project):
+    select = "events.id, events.grp, events.amount * 2 as doubled"
+    indexes = [{"columns": ["id"], "unique": True}]
+    project.write_model("mv_refresh", model_sql(select, pause=PAUSE_SECONDS, indexes=indexes))
+    created = project.build("mv_refresh")
+    assert created.ok, created.output
+    assert created.outcome("mv_refresh").startswith("created")
+    expected = project.totals("mv_refresh")
+    assert expected[0] == SOURCE_ROWS
+
+    with ReaderLoop(project.settings, aggregate_queries("mv_refresh")) as concurrent:
+        refreshed = project.build("mv_refresh")
+    print(concurrent.report.summary("refresh concurrently"))
+    assert refreshed.ok, refreshed.output
+    assert refreshed.outcome("mv_refresh").startswith(
+        "refreshed concurrently (unique index mv_refresh__id_uidx)"
+    )
+    assert "analyzed" in refreshed.outcome("mv_refresh")
+    assert concurrent.report.errors == []
+    assert concurrent.report.queries > 20
+    assert concurrent.report.max_lock_wait < 0.2
+
+    plain_sql = model_sql(select, pause=PAUSE_SECONDS, indexes=indexes, refresh_method="plain")
+    project.write_model("mv_refresh", plain_sql)
+    with ReaderLoop(project.settings, aggregate_queries("mv_refresh")) as plain:
+        refreshed_plain = project.build("mv_refresh")
+    print(plain.report.summary("refresh plain"))
+    assert refreshed_plain.ok, refreshed_plain.output
+    assert refreshed_plain.outcome("mv_refresh").startswith(
+        "refreshed plain (refresh_method='plain')"
+    )
+    assert plain.report.errors == []
+    assert plain.report.max_lock_wait > PAUSE_SECONDS / 2
+    assert project.totals("mv_refresh") == expected
+    last_analyze = project.scalar(
+        "select last_analyze from pg_stat_user_tables where schemaname = %s and relname = %s",
+        (SCHEMA, "mv_refresh"),
+    )
+    assert last_analyze is not None
+
+
+@pytest.mark.slow
+def test_changed_sql_is_rebuilt_aside_and_dependent_views_follow(project):
+    yml = (
+        "models:\n"
+        "  - name: mv_rebuild\n"
+        "    description: Events with a doubled amount.\n"
+        "    config:\n"
+        "      persist_docs: {relation: true, columns: true}\n"
+        "    columns:\n"
+        "      - name: doubled\n"
+        "        description: Twice the amount.\n"
+    )
+    indexes = [{"columns": ["id"], "unique": True}]
+    old_select = "events.id, events.grp, events.amount * 2 as doubled"
+    project.write_model(
+        "mv_rebuild", model_sql(old_select, pause=PAUSE_SECONDS, indexes=indexes), yml
+    )
+    created = project.build("mv_rebuild")
+    assert created.ok, created.output
+    old_comment = project.comment(f"{SCHEMA}.mv_rebuild")
+    assert old_comment.startswith("Events with a doubled amount.\n\n")
+    old_fingerprint = FINGERPRINT.search(old_comment).group(1)
+    column_comment = project.scalar(
+        "select col_description(%s::regclass, 3)", (f"{SCHEMA}.mv_rebuild",)
+    )
+    assert column_comment == "Twice the amount."
+    project.execute(
+        f"create view {SCHEMA}.v_rebuild_dependent as"
+        f" select id, doubled from {SCHEMA}.mv_rebuild where grp < 25"
+    )
+    dependent_oid = project.scalar(f"select '{SCHEMA}.v_rebuild_dependent'::regclass::oid")
+    old_totals = project.totals("v_rebuild_dependent")
+    old_windows = {name: project.window(name) for name in ("mv_rebuild", "v_rebuild_dependent")}
+
+    new_select = "events.id, events.grp, events.amount * 3 as doubled, events.grp * 10 as grp_x10"
+    project.write_model("mv_rebuild", model_sql(new_select, pause=PAUSE_SECONDS, indexes=indexes))
+    queries = aggregate_queries("mv_rebuild", "v_rebuild_dependent")
+    with ReaderLoop(project.settings, queries) as readers:
+        rebuilt = project.build("mv_rebuild")
+    print(readers.report.summary("changed-SQL rebuild"))
+    assert rebuilt.ok, rebuilt.output
+    assert rebuilt.outcome("mv_rebuild").startswith("rebuilt (fingerprint changed")
+    assert readers.report.errors == []
+
+    new_totals = project.totals("v_rebuild_dependent")
+    assert new_totals[0] == old_totals[0]
+    assert new_totals[1] == old_totals[1] * 3 / 2
+    for name, old_window in old_windows.items():
+        seen = readers.report.results[name]
+        assert seen[0] == old_window
+        assert seen[-1] == project.window(name) != old_window
+    assert project.scalar(f"select max(grp_x10) from {SCHEMA}.mv_rebuild") == 490
+    assert project.scalar(f"select '{SCHEMA}.v_rebuild_dependent'::regclass::oid") == dependent_oid
+    assert list(project.indexes("mv_rebuild")) == ["mv_rebuild__id_uidx"]
+    new_fingerprint = FINGERPRINT.search(project.comment(f"{SCHEMA}.mv_rebuild")).group(1)
+    assert new_fingerprint != old_fingerprint
+    assert project.relations_named("mv_rebuild__") == ["mv_rebuild__id_uidx"]
+
+
+@pytest.mark.slow
+def test_failed_rebuilds_leave_the_old_relation_readable(project):
+    select = "events.id, events.grp, events.amount * 2 as doubled"
+    indexes = [{"columns": ["id"], "unique": True}]
+    project.write_model("mv_failure", model_sql(select, pause=PAUSE_SECONDS, indexes=indexes))
+    created = project.build("mv_failure")
+    assert created.ok, created.output
+    project.execute(
+        f"create view {SCHEMA}.v_failure_dependent as select id, doubled from {SCHEMA}.mv_failure"
+    )
+    before = project.totals("mv_failure")
+    window_before = project.window("mv_failure")
+    comment_before = project.comment(f"{SCHEMA}.mv_failure")
+
+    failing_select = f"{select}, 1 / (events.id - 150000) as division_by_zero_on_one_row"
+    duplicate_index = [*indexes, {"columns": ["grp"], "unique": True}]
+    queries = aggregate_queries("mv_failure", "v_failure_dependent")
+    with ReaderLoop(project.settings, queries) as readers:
+        project.write_model(
+            "mv_failure", model_sql(failing_select, pause=PAUSE_SECONDS, indexes=indexes)
+        )
+        division = project.build("mv_failure")
+        project.write_model(
+            "mv_failure", model_sql(select, pause=PAUSE_SECONDS, indexes=duplicate_index)
+        )
+        duplicate = project.build("mv_failure")
+    print(readers.report.summary("failed rebuilds"))
+
+    assert not division.ok
+    assert "division by zero" in division.output
+    assert not duplicate.ok
+    assert "could not create unique index" in duplicate.output
+    assert readers.report.errors == []
+    assert readers.report.results["mv_failure"] == [window_before]
+    assert project.totals("mv_failure") == before
+    assert project.comment(f"{SCHEMA}.mv_failure") == comment_before
+    assert project.relations_named("mv_failure__") == ["mv_failure__id_uidx"]
+    assert project.scalar(f"select count(*) from {SCHEMA}.v_failure_dependent") == SOURCE_ROWS
+
+
+@pytest.mark.slow
+def test_full_refresh_swaps_in_place_and_keeps_dependent_views(project):
+    select = "events.id, events.grp, events.amount * 2 as doubled"
+    indexes = [{"columns": ["id"], "unique": True}]
+    project.write_model("mv_full_refresh", model_sql(select, pause=1.0, indexes=indexes))
+    created = project.build("mv_full_refresh")
+    assert created.ok, created.output
+    project.execute(
+        f"create view {SCHEMA}.v_full_refresh_dependent as"
+        f" select id, grp, doubled from {SCHEMA}.mv_full_refresh where grp < 25"
+    )
+    old_oid = project.scalar(f"select '{SCHEMA}.mv_full_refresh'::regclass::oid")
+    queries = aggregate_queries("mv_full_refresh", "v_full_refresh_dependent")
+    with ReaderLoop(project.settings, queries) as readers:
+        rebuilt = project.build("mv_full_refresh", full_refresh=True)
+    print(readers.report.summary("--full-refresh"))
+    assert rebuilt.ok, rebuilt.output
+    assert rebuilt.outcome("mv_full_refresh").startswith("rebuilt (--full-refresh)")
+    assert readers.report.errors == []
+    assert project.scalar(f"select '{SCHEMA}.mv_full_refresh'::regclass::oid") != old_oid
+    assert project.totals("v_full_refresh_dependent")[0] == SOURCE_ROWS // 2
+    dependent_sources = project.query(
+        "select distinct source.relname from pg_depend as depends"
+        " join pg_rewrite as rewrites on rewrites.oid = depends.objid"
+        " join pg_class as source on source.oid = depends.refobjid"
+        " where depends.classid = 'pg_rewrite'::regclass"
+        " and rewrites.ev_class = %s::regclass and source.oid <> rewrites.ev_class",
+        (f"{SCHEMA}.v_full_refresh_dependent",),
+    )
+    assert dependent_sources == [("mv_full_refresh",)]
+
+
+@pytest.mark.slow
+def test_swap_gives_up_instead_of_queueing_readers_behind_a_long_query(project):
+    select = "events.id, events.grp, events.amount * 2 as doubled"
+    guard = {"indexes": [{"columns": ["id"], "unique": True}]}
+    guard |= {"swap_lock_timeout": "100ms", "swap_attempts": 3}
+    project.write_model("mv_lock_guard", model_sql(select, **guard))
+    created = project.build("mv_lock_guard")
+    assert created.ok, created.output
+    before = project.totals("mv_lock_guard")
+
+    project.write_model(
+        "mv_lock_guard", model_sql(f"{select}, events.grp * 10 as grp_x10", **guard)
+    )
+    with database.connect(project.settings) as long_query:
+        long_query.execute(f"select count(*) from {SCHEMA}.mv_lock_guard").fetchone()
+        with ReaderLoop(project.settings, aggregate_queries("mv_lock_guard")) as readers:
+            blocked = project.build("mv_lock_guard")
+        long_query.rollback()
+    print(readers.report.summary("swap behind a long query"))
+    assert not blocked.ok
+    assert "could not lock mv_test.mv_lock_guard and its dependent views in 3 attempts" in (
+        blocked.output
+    )
+    assert readers.report.errors == []
+    assert readers.report.max_lock_wait < 0.5
+    assert project.totals("mv_lock_guard") == before
+
+    unblocked = project.build("mv_lock_guard")
+    assert unblocked.ok, unblocked.output
+    assert unblocked.outcome("mv_lock_guard").startswith("rebuilt (fingerprint changed")
+
+
+@pytest.mark.slow
+def test_index_config_change_adds_indexes_with_data_intact(project):
+    select = "events.id, events.grp, events.amount * 2 as doubled"
+    unique_id = {"columns": ["id"], "unique": True}
+    project.write_model("mv_indexes", model_sql(select, indexes=[unique_id]))
+    created = project.build("mv_indexes")
+    assert created.ok, created.output
+    assert list(project.indexes("mv_indexes")) == ["mv_indexes__id_uidx"]
+    before = project.totals("mv_indexes")
+
+    more_indexes = [unique_id, {"columns": ["grp"]}, {"columns": ["id"], "type": "brin"}]
+    project.write_model("mv_indexes", model_sql(select, indexes=more_indexes))
+    changed = project.build("mv_indexes")
+    assert changed.ok, changed.output
+    assert changed.outcome("mv_indexes").startswith("rebuilt (fingerprint changed")
+    indexes = project.indexes("mv_indexes")
+    assert sorted(indexes) == [
+        "mv_indexes__grp_idx",
+        "mv_indexes__id_brin_idx",
+        "mv_indexes__id_uidx",
+    ]
+    assert "USING brin (id)" in indexes["mv_indexes__id_brin_idx"]
+    assert "UNIQUE INDEX" in indexes["mv_indexes__id_uidx"]
+    assert project.totals("mv_indexes") == before
+
+    refreshed = project.build("mv_indexes")
+    assert refreshed.ok, refreshed.output
+    assert refreshed.outcome("mv_indexes").startswith("refreshed concurrently")
+
+
+CONTRACT_YML = """models:
+  - name: mv_contract
+    config:
+      contract: {enforced: true}
+    columns:
+      - {name: id, data_type: int}
+      - {name: grp, data_type: integer}
+      - {name: doubled, data_type: numeric}
+  - name: mv_contract_types
+    config:
+      contract: {enforced: true}
+    columns:
+      - {name: a_int, data_type: int4}
+      - {name: a_bigint, data_type: bigint}
+      - {name: a_numeric, data_type: numeric}
+      - {name: a_numeric_exact, data_type: "numeric(6, 2)"}
+      - {name: a_tstz, data_type: timestamptz}
+      - {name: a_ts, data_type: timestamp}
+      - {name: a_text_array, data_type: "_text"}
+      - {name: a_int_array, data_type: "integer[]"}
+      - {name: a_varchar, data_type: varchar}
+      - {name: a_uuid, data_type: uuid}
+      - {name: a_jsonb, data_type: jsonb}
+      - {name: a_bool, data_type: boolean}
+      - {name: a_date, data_type: date}
+      - {name: a_text, data_type: text}
+  - name: mv_contract_loose
+    columns:
+      - {name: id, data_type: integer}
+      - {name: grp, data_type: integer}
+"""
+
+PRECISION_YML = """models:
+  - name: mv_contract_precision
+    config:
+      contract: {enforced: true}
+    columns:
+      - {name: amount, data_type: "numeric(6, 2)"}
+"""
+
+TYPES_SELECT = """1::integer as a_int,
+    2::int8 as a_bigint,
+    1.5::numeric(4, 1) as a_numeric,
+    1.5::numeric(6, 2) as a_numeric_exact,
+    now() as a_tstz,
+    localtimestamp as a_ts,
+    array['x']::text[] as a_text_array,
+    array[1, 2] as a_int_array,
+    'v'::varchar(20) as a_varchar,
+    gen_random_uuid() as a_uuid,
+    '{}'::jsonb as a_jsonb,
+    true as a_bool,
+    current_date as a_date,
+    'x'::text as a_text"""
+
+
+@pytest.mark.slow
+def test_enforced_contract_fails_on_drift_and_keeps_the_old_relation(project):
+    project.write_model(
+        "mv_contract",
+        model_sql("events.id, events.grp, events.amount * 2 as doubled"),
+        CONTRACT_YML,
+    )
+    project.write_model(
+        "mv_contract_types",
+        "{{ config(materialized='safe_materialized_view') }}\nselect " + TYPES_SELECT + "\n",
+    )
+    project.write_model(
+        "mv_contract_loose", model_sql("events.id, events.grp::text as grp, events.amount")
+    )
+    first = project.build("mv_contract", "mv_contract_types", "mv_contract_loose")
+    assert first.ok, first.output
+    assert first.outcome("mv_contract").startswith("created")
+    assert first.outcome("mv_contract_types").startswith("created")
+    assert first.outcome("mv_contract_loose").startswith("created")
+    assert re.search(r"YAML columns of mv_contract_loose drift", first.output)
+    assert "column `grp` has type `text` but the YAML declares `integer`" in first.output
+    assert "column `amount` (numeric(10,2)) is extra" in first.output
+    before = project.totals("mv_contract")
+
+    project.write_model(
+        "mv_contract", model_sql("events.id, events.grp::text as grp, events.amount * 2 as doubled")
+    )
+    project.write_model(
+        "mv_contract_precision",
+        model_sql("events.amount::numeric(4, 1) as amount"),
+        PRECISION_YML,
+    )
+    type_drift = project.build("mv_contract", "mv_contract_precision")
+    assert not type_drift.ok
+    assert "enforced contract of mv_contract does not match" in type_drift.output
+    assert "column `grp` has type `text` but the YAML declares `integer`" in type_drift.output
+    assert "column `amount` has type `numeric(4,1)` but the YAML declares `numeric(6, 2)`" in (
+        type_drift.output
+    )
+    assert project.relations_named("mv_contract_precision") == []
+
+    project.write_model("mv_contract", model_sql("events.id, events.grp, events.amount as bonus"))
+    missing = project.build("mv_contract")
+    assert not missing.ok
+    assert "column `doubled` is missing" in missing.output
+    assert "column `bonus` (numeric(10,2)) is extra" in missing.output
+
+    assert project.totals("mv_contract") == before
+    grp_type = project.scalar(
+        "select format_type(atttypid, atttypmod) from pg_attribute"
+        " where attrelid = %s::regclass and attname = 'grp'",
+        (f"{SCHEMA}.mv_contract",),
+    )
+    assert grp_type == "integer"
+    assert project.relations_named("mv_contract__") == []
+
+
+@pytest.mark.slow
+def test_refresh_without_a_unique_index_falls_back_to_plain(project):
+    select = "events.id, events.grp, events.amount * 2 as doubled"
+    project.write_model("mv_plain_fallback", model_sql(select))
+    project.write_model(
+        "mv_concurrent_misconfigured",
+        model_sql(select, indexes=[{"columns": ["grp"]}], refresh_method="concurrent"),
+    )
+    created = project.build("mv_plain_fallback")
+    assert created.ok, created.output
+    refreshed = project.build("mv_plain_fallback", "mv_concurrent_misconfigured")
+    assert refreshed.outcome("mv_plain_fallback").startswith(
+        "refreshed plain (no unique index on plain columns)"
+    )
+    assert not refreshed.ok
+    assert "refresh_method='concurrent' needs a unique index on plain columns" in (refreshed.output)
+    assert project.relations_named("mv_concurrent_misconfigured") == []
+
+
+@pytest.mark.slow
+def test_macro_docs_cover_the_config_keys_and_match_the_macros(project):
+    parsed = project.dbt("parse")
+    assert parsed.ok, parsed.output
+    assert "does not match the jinja definition" not in parsed.output
+    assert "has an invalid type" not in parsed.output
+    manifest = json.loads((project.root / "target" / "manifest.json").read_text())
+    macros = {
+        macro["name"]: macro
+        for macro in manifest["macros"].values()
+        if macro["package_name"] == "mv_scratch"
+    }
+    description = macros["materialization_safe_materialized_view_postgres"]["description"]
+    for key in ("indexes", "refresh_method", "analyze", "swap_lock_timeout", "swap_attempts"):
+        assert f"`{key}`" in description
+    assert [name for name, macro in macros.items() if not macro["description"]] == []
+
+
+def test_rebuilding_an_upstream_view_keeps_the_materialized_view_on_it(project):
+    """A view rebuilt under a materialized view is replaced in place, dropping nothing."""
+    upstream = "{{ config(materialized='view') }}\nselect id, grp, amount from mv_source.events\n"
+    project.write_model("stg_events", upstream)
+    mart = model_sql(
+        "events.id, events.amount * 2 as doubled", indexes=[{"columns": ["id"], "unique": True}]
+    ).replace("mv_source.events", "{{ ref('stg_events') }}")
+    project.write_model("mv_on_view", mart)
+    assert project.build("stg_events", "mv_on_view").ok
+    mart_oid = project.scalar(f"select '{SCHEMA}.mv_on_view'::regclass::oid")
+
+    widened = upstream.replace("amount from", "amount, grp * 2 as grp_doubled from")
+    project.write_model("stg_events", widened)
+    rebuilt = project.build("stg_events")
+    assert rebuilt.ok, rebuilt.output
+    assert project.scalar(f"select '{SCHEMA}.mv_on_view'::regclass::oid") == mart_oid
+    assert project.scalar(f"select count(*) from {SCHEMA}.mv_on_view") == SOURCE_ROWS
+    assert project.scalar(f"select max(grp_doubled) from {SCHEMA}.stg_events") == 98
+
+    narrowed = "{{ config(materialized='view') }}\nselect id, amount from mv_source.events\n"
+    project.write_model("stg_events", narrowed)
+    replaced = project.dbt("build", "--select", "stg_events", "--quiet")
+    assert replaced.ok, replaced.output
+    assert "columns changed" in replaced.output
+    assert project.build("mv_on_view").ok
+    assert project.scalar(f"select count(*) from {SCHEMA}.mv_on_view") == SOURCE_ROWS
