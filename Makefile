@@ -13,7 +13,7 @@ SEED ?= 42
 VV := $(BIN)/value-view
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test pytest lint fix clean ui bench db-start db-stop
+.PHONY: help install demo test pytest lint fix clean ui chromium bench db-start db-stop
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "Value View analytics\n\nTargets:\n"} \
@@ -31,12 +31,21 @@ install: $(STAMP) ## Create .venv and install the pinned dependencies
 demo: $(STAMP) ## Embedded server + demo data at SCALE + the whole pipeline + a summary table
 	$(VV) demo --scale $(SCALE) --seed $(SEED)
 
-test: $(STAMP) ## Everything CI runs: pytest on a real server, sqlfluff and ruff
+ui: $(STAMP) ## Dagster UI (webserver + daemon) on 127.0.0.1:3000
+	$(VV) ui
+
+bench: $(STAMP) ## Benchmark: marts vs raw queries, refresh costs, reads under refresh, scaling, throughput
+	$(VV) bench --scale $(SCALE)
+
+test: $(STAMP) chromium ## Everything CI runs: pytest on a real server, sqlfluff and ruff
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 pytest: $(STAMP) ## Only the pytest suites
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+chromium: ## Headless Chromium for the Dagster UI screenshot test (apt-get when missing)
+	command -v chromium || (apt-get update && apt-get install -y chromium)
 
 lint: $(STAMP) ## sqlfluff (postgres) on models, analyses, tests and macros; ruff on Python
 	$(BIN)/ruff check orchestration tests_py

@@ -1,0 +1,1 @@
+{{ quarantine_rows('jtbd_ai_suitability') }}

@@ -1,0 +1,1 @@
+{{ quarantine_rows('professional_data_audit') }}

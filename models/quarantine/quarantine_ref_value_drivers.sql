@@ -1,0 +1,1 @@
+{{ quarantine_rows('ref_value_drivers') }}

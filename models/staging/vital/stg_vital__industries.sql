@@ -1,0 +1,28 @@
+with
+
+source as (
+
+    select * from {{ source('vital', 'industries') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        id as industry_id,
+
+        -- foreign keys
+        tenant_id,
+
+        -- descriptive
+        industry_name,
+
+        -- timestamps
+        created_at
+
+    from source
+
+)
+
+select * from renamed

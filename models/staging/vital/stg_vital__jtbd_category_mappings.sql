@@ -1,0 +1,29 @@
+with
+
+source as (
+
+    select * from {{ source('vital', 'jtbd_category_mappings') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        id as jtbd_category_mapping_id,
+
+        -- foreign keys
+        jtbd_id,
+        pillar_id,
+
+        -- numbers
+        alignment_weight,
+
+        -- timestamps
+        created_at
+
+    from source
+
+)
+
+select * from renamed

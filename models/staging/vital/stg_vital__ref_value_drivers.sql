@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('vital', 'ref_value_drivers') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        id as value_driver_id,
+
+        -- descriptive
+        code as value_driver_code,
+        name as value_driver_name,
+        value_category,
+        description
+
+    from source
+
+)
+
+select * from renamed

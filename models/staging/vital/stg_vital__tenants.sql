@@ -1,0 +1,26 @@
+with
+
+source as (
+
+    select * from {{ source('vital', 'tenants') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        id as tenant_id,
+
+        -- descriptive
+        tenant_name,
+        slug,
+
+        -- timestamps
+        created_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,29 @@
+with
+
+source as (
+
+    select * from {{ source('vital', 'user_preferences') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        id as user_preference_id,
+
+        -- foreign keys
+        user_id,
+
+        -- descriptive
+        default_view,
+        saved_filters,
+
+        -- timestamps
+        updated_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,36 @@
+with
+
+source as (
+
+    select * from {{ source('vital', 'workflow_templates') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        id as workflow_id,
+
+        -- foreign keys
+        tenant_id,
+        jtbd_id,
+
+        -- descriptive
+        name as workflow_name,
+        status,
+        automation_level,
+
+        -- numbers
+        estimated_duration_hours,
+
+        -- timestamps
+        created_at,
+        updated_at
+
+    from source
+    where deleted_at is null
+
+)
+
+select * from renamed

@@ -1,0 +1,93 @@
+-- The heatmap holds exactly one row per published persona x live job performed by the persona's
+-- role, recomputed here from staging: returns the pairs it misses and the rows it should not have.
+
+with
+
+personas as (
+
+    select * from {{ ref('stg_vital__personas') }}
+
+),
+
+jtbd_roles as (
+
+    select * from {{ ref('stg_vital__jtbd_roles') }}
+
+),
+
+jobs as (
+
+    select * from {{ ref('stg_vital__jtbd') }}
+
+),
+
+heatmap as (
+
+    select * from {{ ref('mv_value_view_odi_heatmap') }}
+
+),
+
+expected_pairs as (
+
+    select
+        personas.tenant_id,
+        personas.persona_id,
+        jobs.jtbd_id
+
+    from personas
+    inner join jtbd_roles
+        on personas.role_id = jtbd_roles.role_id
+    inner join jobs
+        on jtbd_roles.jtbd_id = jobs.jtbd_id
+    where personas.validation_status = 'published'
+
+),
+
+heatmap_pairs as (
+
+    select
+        tenant_id,
+        persona_id,
+        jtbd_id
+
+    from heatmap
+
+),
+
+missing_from_heatmap as (
+
+    select
+        'missing from the heatmap' as problem,
+        missing.*
+
+    from (
+        select * from expected_pairs
+        except all
+        select * from heatmap_pairs
+    ) as missing
+
+),
+
+unexpected_in_heatmap as (
+
+    select
+        'not a published persona x live job pair' as problem,
+        unexpected.*
+
+    from (
+        select * from heatmap_pairs
+        except all
+        select * from expected_pairs
+    ) as unexpected
+
+),
+
+problems as (
+
+    select * from missing_from_heatmap
+    union all
+    select * from unexpected_in_heatmap
+
+)
+
+select * from problems
