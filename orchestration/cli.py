@@ -164,6 +164,55 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return ui.run(host=args.host, port=args.port)
 
 
+def cmd_tenant_login(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from orchestration import tenancy
+    from orchestration.report import print_table
+
+    password = None
+    if args.action == "add" and args.password_env:
+        password = os.environ.get(args.password_env)
+        if not password:
+            raise UsageError(f"--password-env {args.password_env}: the variable is not set")
+    settings = database.resolve()
+    try:
+        if args.action == "add":
+            login = tenancy.add_login(
+                settings, args.login, args.tenant, password=password, source_schema=source_schema()
+            )
+            print(
+                f"{login.login} reads tenant {login.tenant_id}"
+                + (f" ({login.tenant_name})" if login.tenant_name else "")
+                + f" through schema {tenancy.TENANT_SCHEMA}"
+                + ("; password set (scram-sha-256)" if password else "; no password set")
+            )
+        elif args.action == "remove":
+            if not tenancy.remove_login(settings, args.login, keep_role=args.keep_role):
+                print(f"value-view: no tenant mapping for login {args.login}", file=sys.stderr)
+                return 1
+            print(f"{args.login} removed" + (" (role kept)" if args.keep_role else ""))
+        else:
+            logins = tenancy.list_logins(settings, source_schema=source_schema())
+            print_table(
+                ["login", "tenant_id", "tenant", "role", "created_at"],
+                [
+                    [
+                        login.login,
+                        login.tenant_id,
+                        login.tenant_name or "?",
+                        "ok" if login.role_exists and login.can_login else "missing",
+                        f"{login.created_at:%Y-%m-%d %H:%M}",
+                    ]
+                    for login in logins
+                ],
+            )
+    except (tenancy.TenancyError, psycopg.Error) as error:
+        print(f"value-view: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="value-view", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +255,24 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     ui.set_defaults(func=cmd_ui)
+
+    tenant_login = sub.add_parser(
+        "tenant-login", help="per-tenant BI logins: add <login> --tenant <uuid> | remove | list"
+    )
+    tenant_actions = tenant_login.add_subparsers(dest="action", required=True)
+    tenant_add = tenant_actions.add_parser("add", help="create or re-map a tenant login")
+    tenant_add.add_argument("login", help="login name (lowercase letters, digits, underscores)")
+    tenant_add.add_argument("--tenant", required=True, help="tenant id (UUID) the login reads")
+    tenant_add.add_argument(
+        "--password-env", default=None, help="environment variable holding the login's password"
+    )
+    tenant_remove = tenant_actions.add_parser("remove", help="remove a login and its mapping")
+    tenant_remove.add_argument("login")
+    tenant_remove.add_argument(
+        "--keep-role", action="store_true", help="keep the role; only revoke its access"
+    )
+    tenant_actions.add_parser("list", help="list tenant logins and their tenants")
+    tenant_login.set_defaults(func=cmd_tenant_login)
 
     from orchestration import bench as bench_module
 

@@ -10,7 +10,7 @@
       duplicate         a code repeated within its scope: later copies rejected
       orphan            a foreign key with no parent row
       cross_tenant      a foreign key to a parent row of another tenant
-      parent_deleted    a live row under a soft-deleted parent
+      parent_deleted    a live row under a soft-deleted parent                  (flagged)
       range             a number outside its range (scores 0-10, opportunity 0-20, ...)
       bad_enum          a value outside the accepted set
       malformed_json    a JSON document without the expected shape
@@ -56,6 +56,7 @@
     {%- for column, parent in parents.items() -%}
         {%- if tables[parent].get("soft_delete", false) -%}
             {%- do rules.append({"check": "parent_deleted", "column": column, "parent": parent,
+                "disposition": "flagged",
                 "description": column ~ " points at a soft-deleted " ~ parent ~ " row"}) -%}
         {%- endif -%}
     {%- endfor -%}

@@ -35,7 +35,9 @@ renamed as (
         updated_at
 
     from source
-    where deleted_at is null
+    where
+        deleted_at is null
+        and {{ exclude_quarantined('business_evaluations') }}
 
 )
 

@@ -26,6 +26,7 @@ renamed as (
         "timestamp" as audited_at
 
     from source
+    where {{ exclude_quarantined('professional_data_audit') }}
 
 )
 

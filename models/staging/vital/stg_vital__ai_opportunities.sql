@@ -31,6 +31,7 @@ renamed as (
         updated_at
 
     from source
+    where {{ exclude_quarantined('ai_opportunities') }}
 
 )
 

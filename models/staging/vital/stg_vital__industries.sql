@@ -22,6 +22,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('industries') }}
 
 )
 

@@ -28,7 +28,9 @@ renamed as (
         updated_at
 
     from source
-    where deleted_at is null
+    where
+        deleted_at is null
+        and {{ exclude_quarantined('jtbd') }}
 
 )
 

@@ -27,6 +27,7 @@ renamed as (
         assessed_at
 
     from source
+    where {{ exclude_quarantined('jtbd_ai_suitability') }}
 
 )
 

@@ -30,6 +30,7 @@ renamed as (
         scored_at
 
     from source
+    where {{ exclude_quarantined('jtbd_odi_scores') }}
 
 )
 

@@ -30,6 +30,7 @@ renamed as (
         updated_at
 
     from source
+    where {{ exclude_quarantined('personas') }}
 
 )
 

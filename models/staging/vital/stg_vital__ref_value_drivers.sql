@@ -19,6 +19,7 @@ renamed as (
         description
 
     from source
+    where {{ exclude_quarantined('ref_value_drivers') }}
 
 )
 

@@ -20,6 +20,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('tenants') }}
 
 )
 

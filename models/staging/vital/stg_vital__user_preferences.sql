@@ -23,6 +23,7 @@ renamed as (
         updated_at
 
     from source
+    where {{ exclude_quarantined('user_preferences') }}
 
 )
 

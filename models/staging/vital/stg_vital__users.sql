@@ -26,6 +26,7 @@ renamed as (
         last_login_at
 
     from source
+    where {{ exclude_quarantined('users') }}
 
 )
 

@@ -33,6 +33,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('value_metrics') }}
 
 )
 

@@ -26,6 +26,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('workflow_stages') }}
 
 )
 

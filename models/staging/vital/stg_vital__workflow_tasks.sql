@@ -30,6 +30,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('workflow_tasks') }}
 
 )
 

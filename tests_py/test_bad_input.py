@@ -1,0 +1,548 @@
+"""Bad input in the sources: every class of the catalogue is reported by name and reconciled.
+
+The slow tests load demo data (scale 1) into a throwaway database, build the quarantine models
+and run the quality tests once on the clean data (the baseline), then drop the source's
+constraints, as an upstream application database without them would be, inject bad rows of
+every class and run the tests again. Each injected row must appear in its named test's stored
+failures, the run's report must name the test, table and column, exclude_quarantined() must
+keep rejected rows out and flagged rows in, and quality_reconciliation must balance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg import sql
+
+from orchestration import database, demo_data, project, quality
+
+SEED = 42
+SCHEMA = "vital"
+QUALITY_SELECTION = ["--select", "path:models/quarantine", "path:tests/singular/quality"]
+CHECKS = {
+    "null_key",
+    "duplicate_key",
+    "duplicate",
+    "orphan",
+    "cross_tenant",
+    "parent_deleted",
+    "range",
+    "bad_enum",
+    "malformed_json",
+    "oversized",
+    "future_timestamp",
+    "unpublished_persona",
+}
+
+
+@dataclass(frozen=True)
+class Injection:
+    """Bad rows put into the source, and the report they must produce."""
+
+    test_name: str
+    table: str
+    column: str
+    keys: frozenset[str]
+    disposition: str
+    rows: int = 1
+
+
+@dataclass
+class BadInput:
+    settings: database.ConnectionSettings
+    target: Path
+    env: dict[str, str]
+    manifest: dict[str, Any]
+    baseline: dict[str, int]
+    after: dict[str, int]
+    output: str
+    injections: list[Injection] = field(default_factory=list)
+
+    def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return project.run_dbt(list(args), target_path=self.target, env=self.env)
+
+
+# --------------------------------------------------------------------------------------
+# Fast: the catalogue in the manifest
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    target = tmp_path_factory.mktemp("dbt_parse")
+    project.run_dbt(["parse", "--quiet"], target_path=target)
+    return json.loads((target / "manifest.json").read_text())
+
+
+def test_every_class_of_bad_input_has_named_tests(manifest: dict[str, Any]) -> None:
+    tests = quality.quality_tests(manifest)
+    assert {test.check for test in tests} == CHECKS
+    pattern = re.compile(r"^quality_[a-z_]+$")
+    for test in tests:
+        assert pattern.match(test.name) and len(test.name) <= 63, test.name
+        expected = f"quality_{test.check}_{test.source_table}"
+        if test.column is not None:
+            expected += f"_{test.column}"
+        assert test.name == expected
+
+
+def test_every_quality_test_stores_failures_and_only_warns(manifest: dict[str, Any]) -> None:
+    nodes = manifest["nodes"]
+    quality_nodes = [
+        node
+        for node in nodes.values()
+        if node["resource_type"] == "test" and node["name"].startswith("quality_")
+    ]
+    assert len(quality_nodes) > len(CHECKS)
+    for node in quality_nodes:
+        config = node["config"]
+        assert config["severity"].lower() == "warn", node["name"]
+        assert config["store_failures"] is True, node["name"]
+        assert config["schema"] == "quality", node["name"]
+
+
+def test_every_quarantined_table_has_a_staging_model(manifest: dict[str, Any]) -> None:
+    names = {node["name"] for node in manifest["nodes"].values()}
+    quarantined = sorted(
+        name.removeprefix("quarantine_") for name in names if name.startswith("quarantine_")
+    )
+    assert len(quarantined) >= 20
+    for table in quarantined:
+        assert {f"stg_vital__{table}", f"stg_evaluations__{table}"} & names, table
+
+
+# --------------------------------------------------------------------------------------
+# Slow: injected bad rows
+# --------------------------------------------------------------------------------------
+
+
+def failures(target: Path) -> dict[str, int]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {
+        result["unique_id"].split(".")[2]: int(result.get("failures") or 0)
+        for result in results
+        if result["unique_id"].startswith("test.")
+    }
+
+
+def drop_source_constraints(conn: Any, schema: str) -> None:
+    """Foreign keys, checks, unique and primary keys, then NOT NULL: an unguarded upstream."""
+    constraints = conn.execute(
+        "select relations.relname::text, constraints.conname::text"
+        " from pg_constraint as constraints"
+        " inner join pg_class as relations on relations.oid = constraints.conrelid"
+        " where constraints.connamespace = %s::regnamespace"
+        " and constraints.contype in ('f', 'c', 'u', 'p')"
+        " order by constraints.contype <> 'f', relations.relname, constraints.conname",
+        (schema,),
+    ).fetchall()
+    for table, name in constraints:
+        conn.execute(
+            sql.SQL("alter table {}.{} drop constraint if exists {}").format(
+                sql.Identifier(schema), sql.Identifier(table), sql.Identifier(name)
+            )
+        )
+    required = conn.execute(
+        "select table_name::text, column_name::text from information_schema.columns"
+        " where table_schema = %s and is_nullable = 'NO'",
+        (schema,),
+    ).fetchall()
+    for table, column in required:
+        conn.execute(
+            sql.SQL("alter table {}.{} alter column {} drop not null").format(
+                sql.Identifier(schema), sql.Identifier(table), sql.Identifier(column)
+            )
+        )
+
+
+def inject(conn: Any) -> list[Injection]:
+    """One or more bad rows of every class, each into rows no other injection touches."""
+
+    def one(query: str, params: tuple = ()) -> Any:
+        row = conn.execute(query, params).fetchone()
+        assert row is not None, query
+        return row[0] if len(row) == 1 else row
+
+    def ids(query: str, count: int) -> list[str]:
+        rows = [str(row[0]) for row in conn.execute(query).fetchall()][:count]
+        assert len(rows) == count, query
+        return rows
+
+    live_job, tenant = one(
+        "select id, tenant_id from vital.jtbd where deleted_at is null order by id limit 1"
+    )
+    injected: list[Injection] = []
+
+    def add(test: str, table: str, column: str, keys: list[str], disposition: str, rows: int = 1):
+        injected.append(Injection(test, table, column, frozenset(keys), disposition, rows))
+
+    # orphan foreign key
+    orphan = one(
+        "insert into vital.jtbd_roles (id, tenant_id, jtbd_id, role_id, is_primary, created_at)"
+        " values (gen_random_uuid(), %s, %s, gen_random_uuid(), false, now() - interval '1 day')"
+        " returning id::text",
+        (tenant, live_job),
+    )
+    add("quality_orphan_jtbd_roles_role_id", "jtbd_roles", "role_id", [orphan], "rejected")
+
+    # scores: outside 0-10, a null key, another tenant's persona
+    out_of_range, null_persona, cross = ids(
+        "select scores.id from vital.jtbd_odi_scores as scores"
+        " inner join vital.jtbd as jobs on jobs.id = scores.jtbd_id and jobs.deleted_at is null"
+        " inner join vital.personas as personas on personas.id = scores.persona_id"
+        " and personas.validation_status = 'published'"
+        " order by scores.id",
+        3,
+    )
+    conn.execute(
+        "update vital.jtbd_odi_scores set importance_score = 12.5 where id = %s", (out_of_range,)
+    )
+    add(
+        "quality_range_jtbd_odi_scores_importance_score",
+        "jtbd_odi_scores",
+        "importance_score",
+        [out_of_range],
+        "rejected",
+    )
+    conn.execute(
+        "update vital.jtbd_odi_scores set persona_id = null where id = %s", (null_persona,)
+    )
+    add("quality_null_key_jtbd_odi_scores", "jtbd_odi_scores", "", [null_persona], "rejected")
+    conn.execute(
+        "update vital.jtbd_odi_scores as scores set persona_id = (select others.id"
+        " from vital.personas as others where others.tenant_id <> scores.tenant_id"
+        " and others.validation_status = 'published' order by others.id limit 1)"
+        " where scores.id = %s",
+        (cross,),
+    )
+    add(
+        "quality_cross_tenant_jtbd_odi_scores_persona_id",
+        "jtbd_odi_scores",
+        "persona_id",
+        [cross],
+        "rejected",
+    )
+
+    # a row without an id at all
+    conn.execute(
+        "create temporary table metric_copy as"
+        " select * from vital.value_metrics order by id limit 1"
+    )
+    conn.execute("update metric_copy set id = null")
+    conn.execute("insert into vital.value_metrics select * from metric_copy")
+    add("quality_null_key_value_metrics", "value_metrics", "id", ["null"], "rejected")
+
+    # the same id twice
+    role = one("select id::text from vital.org_roles order by id limit 1")
+    conn.execute("insert into vital.org_roles select * from vital.org_roles where id = %s", (role,))
+    add("quality_duplicate_key_org_roles", "org_roles", "id", [role], "rejected", rows=2)
+
+    # a job code repeated within its tenant (the later copy is rejected)
+    original = one(
+        "select id::text from vital.jtbd where deleted_at is null order by id offset 1 limit 1"
+    )
+    copy = one(
+        "insert into vital.jtbd (id, tenant_id, code, name, job_statement, complexity, frequency,"
+        " status, created_at, updated_at)"
+        " select gen_random_uuid(), tenant_id, code, name || ' (copy)', job_statement,"
+        " complexity, frequency, status, created_at + interval '1 second', updated_at"
+        " from vital.jtbd where id = %s returning id::text",
+        (original,),
+    )
+    add("quality_duplicate_jtbd_code", "jtbd", "code", [copy], "rejected")
+
+    # an unknown enumeration value
+    unknown = one(
+        "select id::text from vital.jtbd where deleted_at is null order by id offset 2 limit 1"
+    )
+    conn.execute("update vital.jtbd set complexity = 'extreme' where id = %s", (unknown,))
+    add("quality_bad_enum_jtbd_complexity", "jtbd", "complexity", [unknown], "rejected")
+
+    # a live child of a soft-deleted parent
+    child = one(
+        "insert into vital.ai_opportunities (id, tenant_id, jtbd_id, opportunity_name,"
+        " automation_potential, status, priority, estimated_time_savings_hours,"
+        " estimated_cost_savings_usd, created_at, updated_at)"
+        " select gen_random_uuid(), jobs.tenant_id, jobs.id, 'Opportunity on a deleted job',"
+        " 0.5, 'identified', 'high', 10, 1000, now() - interval '1 day',"
+        " now() - interval '1 day'"
+        " from vital.jtbd as jobs where jobs.deleted_at is not null order by jobs.id limit 1"
+        " returning id::text"
+    )
+    add(
+        "quality_parent_deleted_ai_opportunities_jtbd_id",
+        "ai_opportunities",
+        "jtbd_id",
+        [child],
+        "flagged",
+    )
+
+    # professional data: over 512 KB, and a malformed shape
+    oversized, malformed = ids(
+        "select id from vital.business_evaluations"
+        " where deleted_at is null and professional_data is not null order by id",
+        2,
+    )
+    conn.execute(
+        "update vital.business_evaluations set professional_data = professional_data"
+        " || jsonb_build_object('notes', repeat('x', 600000)) where id = %s",
+        (oversized,),
+    )
+    add(
+        "quality_oversized_business_evaluations_professional_data",
+        "business_evaluations",
+        "professional_data",
+        [oversized],
+        "flagged",
+    )
+    conn.execute(
+        "update vital.business_evaluations set professional_data = jsonb_set(professional_data,"
+        " '{financialMetrics,annualRevenue}', '\"n/a\"') where id = %s",
+        (malformed,),
+    )
+    add(
+        "quality_malformed_json_business_evaluations_professional_data",
+        "business_evaluations",
+        "professional_data",
+        [malformed],
+        "rejected",
+    )
+    preference = one("select id::text from vital.user_preferences order by id limit 1")
+    conn.execute(
+        "update vital.user_preferences set saved_filters = '[\"heatmap\"]' where id = %s",
+        (preference,),
+    )
+    add(
+        "quality_malformed_json_user_preferences_saved_filters",
+        "user_preferences",
+        "saved_filters",
+        [preference],
+        "rejected",
+    )
+
+    # a measurement dated in the future
+    future = one(
+        "select id::text from vital.value_metrics where id is not null order by id limit 1"
+    )
+    conn.execute(
+        "update vital.value_metrics set measured_at = now() + interval '30 days' where id = %s",
+        (future,),
+    )
+    add(
+        "quality_future_timestamp_value_metrics_measured_at",
+        "value_metrics",
+        "measured_at",
+        [future],
+        "rejected",
+    )
+
+    # a user pointed at a persona that is not published
+    user = one(
+        "select users.id::text from vital.users as users where users.persona_id is null"
+        " and exists (select 1 from vital.personas as drafts where drafts.tenant_id ="
+        " users.tenant_id and drafts.validation_status <> 'published') order by users.id limit 1"
+    )
+    conn.execute(
+        "update vital.users as users set persona_id = (select drafts.id from vital.personas as"
+        " drafts where drafts.tenant_id = users.tenant_id and drafts.validation_status <>"
+        " 'published' order by drafts.id limit 1) where users.id = %s",
+        (user,),
+    )
+    add("quality_unpublished_persona_users_persona_id", "users", "persona_id", [user], "flagged")
+    return injected
+
+
+@pytest.fixture(scope="module")
+def bad(
+    server: database.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BadInput]:
+    settings = server.with_database(f"vv_bad_input_{os.getpid()}_{secrets.token_hex(3)}")
+    database.ensure_database(settings)
+    target = tmp_path_factory.mktemp("dbt_bad_input")
+    env = {**os.environ, **settings.env(), "DBT_USE_COLORS": "false"}
+    try:
+        demo_data.load_demo_data(
+            settings,
+            scale=1,
+            seed=SEED,
+            schema=SCHEMA,
+            as_of=dt.datetime.now(dt.timezone.utc).date(),
+            progress=False,
+        )
+        project.run_dbt(
+            ["run", "--quiet", "--select", "+path:models/quarantine"], target_path=target, env=env
+        )
+        project.run_dbt(["test", "--quiet", *QUALITY_SELECTION], target_path=target, env=env)
+        baseline = failures(target)
+        with database.connect(settings) as conn, conn.transaction():
+            drop_source_constraints(conn, SCHEMA)
+            injections = inject(conn)
+        run = project.run_dbt(["test", *QUALITY_SELECTION], target_path=target, env=env)
+        manifest = json.loads((target / "manifest.json").read_text())
+        yield BadInput(
+            settings,
+            target,
+            env,
+            manifest,
+            baseline,
+            failures(target),
+            run.stdout,
+            injections,
+        )
+    finally:
+        database.drop_database(settings)
+
+
+def _each(bad: BadInput, check: Callable[[Injection], str | None]) -> None:
+    problems = [problem for injection in bad.injections if (problem := check(injection))]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_every_class_is_injected(bad: BadInput) -> None:
+    names = {injection.test_name for injection in bad.injections}
+    assert len(names) == len(bad.injections) >= 12
+    injected = {test.check for test in quality.quality_tests(bad.manifest) if test.name in names}
+    assert injected == CHECKS
+
+
+@pytest.mark.slow
+def test_every_rule_the_quarantine_runs_has_its_test(bad: BadInput) -> None:
+    compiled = bad.target / "compiled" / "value_view" / "models" / "quarantine"
+    ran = {
+        name
+        for path in compiled.glob("quarantine_*.sql")
+        for name in re.findall(r"'(quality_[a-z_]+)'::text as test_name", path.read_text())
+    }
+    declared = {test.name for test in quality.quality_tests(bad.manifest)}
+    assert len(ran) > 150
+    assert ran == declared, (sorted(ran - declared), sorted(declared - ran))
+
+
+@pytest.mark.slow
+def test_each_injection_raises_its_named_test_by_exactly_its_rows(bad: BadInput) -> None:
+    def check(injection: Injection) -> str | None:
+        before = bad.baseline.get(injection.test_name)
+        after = bad.after.get(injection.test_name)
+        if before is None or after is None:
+            return f"{injection.test_name} did not run"
+        if after - before != injection.rows:
+            return f"{injection.test_name}: {before} -> {after}, expected +{injection.rows}"
+        return None
+
+    _each(bad, check)
+
+
+@pytest.mark.slow
+def test_clean_demo_data_passes_every_injected_check_but_by_design_ones(bad: BadInput) -> None:
+    by_design = {"parent_deleted", "unpublished_persona"}
+    for injection in bad.injections:
+        check = next(
+            test.check
+            for test in quality.quality_tests(bad.manifest)
+            if test.name == injection.test_name
+        )
+        if check not in by_design:
+            assert bad.baseline[injection.test_name] == 0, injection.test_name
+
+
+@pytest.mark.slow
+def test_stored_failures_hold_the_injected_keys(bad: BadInput) -> None:
+    found = {
+        finding.name: finding
+        for finding in quality.findings(
+            bad.settings,
+            json.loads((bad.target / "run_results.json").read_text()),
+            bad.manifest,
+        )
+    }
+
+    def check(injection: Injection) -> str | None:
+        finding = found.get(injection.test_name)
+        if finding is None:
+            return f"{injection.test_name}: no stored failures"
+        if finding.disposition != injection.disposition:
+            return f"{injection.test_name}: {finding.disposition}, expected {injection.disposition}"
+        if finding.source_table != injection.table:
+            return f"{injection.test_name}: reported table {finding.source_table}"
+        missing = injection.keys - quality.stored_keys(bad.settings, finding.relation_name)
+        return f"{injection.test_name}: keys {sorted(missing)} not stored" if missing else None
+
+    _each(bad, check)
+
+
+@pytest.mark.slow
+def test_the_run_reports_each_injection_by_name_table_and_column(bad: BadInput) -> None:
+    lines = [line for line in bad.output.splitlines() if ": " in line and "quality_" in line]
+
+    def check(injection: Injection) -> str | None:
+        prefix = f"{injection.test_name}: "
+        reported = [line for line in lines if prefix in line]
+        if not reported:
+            return f"{injection.test_name}: not in the run's report"
+        where = f" in {SCHEMA}.{injection.table}.{injection.column}"
+        if where not in reported[0] or "sample id: " not in reported[0]:
+            return f"{injection.test_name}: report line lacks {where!r}: {reported[0]}"
+        return None
+
+    _each(bad, check)
+
+
+@pytest.mark.slow
+def test_exclude_quarantined_keeps_rejected_rows_out_and_flagged_rows_in(bad: BadInput) -> None:
+    tables = sorted({injection.table for injection in bad.injections})
+    inline = " union all ".join(
+        f"select '{table}' as source_table, coalesce(source.id::text, 'null') as row_key"
+        f" from {{{{ source('{source}', '{table}') }}}} as source"
+        f" where {{{{ exclude_quarantined('{table}') }}}}"
+        for table, source in (
+            (table, "evaluations" if table == "business_evaluations" else "vital")
+            for table in tables
+        )
+    )
+    compiled = bad.dbt("compile", "--quiet", "--inline", inline).stdout.strip()
+    with database.connect(bad.settings, autocommit=True) as conn:
+        kept = set(conn.execute(compiled).fetchall())
+
+    def check(injection: Injection) -> str | None:
+        present = {key for key in injection.keys if (injection.table, key) in kept}
+        if injection.disposition == "rejected" and present:
+            return f"{injection.test_name}: rejected keys kept {sorted(present)}"
+        if injection.disposition == "flagged" and present != injection.keys:
+            return f"{injection.test_name}: flagged keys dropped"
+        return None
+
+    _each(bad, check)
+
+
+@pytest.mark.slow
+def test_reconciliation_balances(bad: BadInput) -> None:
+    rows = {row.source_table: row for row in quality.reconciliation(bad.settings, bad.manifest)}
+    wired = quality.wired_tables(bad.manifest)
+    assert {injection.table for injection in bad.injections} <= set(rows)
+    problems = []
+    for table, row in rows.items():
+        # staging drops exactly the soft-deleted rows, plus the rejected ones once it applies
+        # exclude_quarantined(); nothing else goes missing and nothing is counted twice
+        leaked = 0 if table in wired else row.rejected_rows
+        if row.staged_rows + row.soft_deleted_rows + row.rejected_rows - leaked != row.source_rows:
+            problems.append(f"{table}: {row}")
+        if row.is_balanced != (leaked == 0):
+            problems.append(f"{table}: is_balanced {row.is_balanced} with {leaked} leaked rows")
+    assert not problems, "\n".join(problems)
+    for injection in bad.injections:
+        if injection.disposition == "rejected":
+            assert rows[injection.table].rejected_rows >= injection.rows, injection.test_name
+    unbalanced = {table for table, row in rows.items() if not row.is_balanced}
+    reported = bad.after.get("quality_reconciliation_unbalanced", 0)
+    assert reported == len(unbalanced)
