@@ -1,0 +1,66 @@
+"""The Dagster code location: assembles assets, checks, jobs, schedules and resources.
+
+Loaded lazily by Dagster's tools (``dagster definitions validate``, the webserver, the daemon);
+``build_definitions`` takes a DbtProject so tests can point it at their own dbt target path.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtProject
+
+from orchestration import project
+from orchestration.archive import archive_professional_data_job, archive_schedules
+from orchestration.assets import build_dbt_assets, build_demo_data_asset
+from orchestration.checks import (
+    BENCHMARK_OP_TAG,
+    build_freshness_checks,
+    build_latency_checks,
+    build_warehouse_checks,
+    warehouse_spec,
+)
+from orchestration.resources import BenchmarkResource, WarehouseResource, dbt_resource
+from orchestration.schedules import build_refresh_schedules, pipeline_job
+from orchestration.translator import ValueViewTranslator
+
+# Latency checks time queries: never two at once inside a run.
+EXECUTOR = dg.multiprocess_executor.configured(
+    {"tag_concurrency_limits": [{"key": BENCHMARK_OP_TAG, "limit": 1}]}
+)
+
+
+def build_definitions(dbt_project: DbtProject | None = None) -> dg.Definitions:
+    """Everything Dagster knows about Value View, derived from the dbt manifest."""
+    dbt_project = dbt_project or project.dbt_project()
+    manifest = project.load_manifest(dbt_project)
+    translator = ValueViewTranslator()
+    dbt_assets = build_dbt_assets(dbt_project, manifest, translator)
+    mart_keys = [translator.get_asset_key(node) for node in project.mart_nodes(manifest).values()]
+    return dg.Definitions(
+        assets=[
+            build_demo_data_asset(manifest, translator),
+            dbt_assets,
+            warehouse_spec(mart_keys),
+        ],
+        asset_checks=[
+            *build_latency_checks(dbt_project, manifest, translator),
+            *build_freshness_checks(manifest, translator),
+            *build_warehouse_checks(mart_keys),
+        ],
+        jobs=[pipeline_job(), archive_professional_data_job],
+        schedules=[
+            *build_refresh_schedules(manifest, translator, dbt_assets),
+            *archive_schedules(),
+        ],
+        resources={
+            "dbt": dbt_resource(dbt_project),
+            "warehouse": WarehouseResource(),
+            "benchmark": BenchmarkResource(),
+        },
+        executor=EXECUTOR,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,210 @@
+"""`value-view bench`: its arithmetic, its same-answer gate, and one short run end to end."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from collections.abc import Iterator
+from decimal import Decimal
+from numbers import Number
+
+import pytest
+
+from orchestration import bench, cli, database
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# -- the same-answer check ------------------------------------------------------------------
+
+
+def test_answers_match_ignoring_volatile_columns_order_and_number_types() -> None:
+    mart = bench.Answer(
+        columns=["persona_name", "opportunity_score", "pillars", "last_refreshed"],
+        rows=[
+            ("Ann", Decimal("12.50"), ["SP01", "SP02"], "2026-01-01"),
+            ("Bob", Decimal("9"), [], "x"),
+        ],
+    )
+    raw = bench.Answer(
+        columns=["last_refreshed", "pillars", "opportunity_score", "persona_name"],
+        rows=[("y", (), 9, "Bob"), ("z", ("SP01", "SP02"), 12.5, "Ann")],
+    )
+    checked = bench.compare_answers("bench_example", mart, raw)
+    assert checked["rows"] == 2
+    assert checked["columns_matched"] == "by name"
+    assert checked["ignored_columns"] == ["last_refreshed"]
+    assert checked["same_order"] is False
+
+
+def test_a_missing_row_fails_naming_the_benchmark_and_the_row() -> None:
+    mart = bench.Answer(columns=["jtbd_code", "score"], rows=[("J1", 10), ("J2", 11), ("J2", 11)])
+    raw = bench.Answer(columns=["jtbd_code", "score"], rows=[("J1", 10), ("J2", 11)])
+    with pytest.raises(bench.AnswerMismatch) as caught:
+        bench.compare_answers("bench_jobs", mart, raw)
+    message = str(caught.value)
+    assert caught.value.benchmarks == ["bench_jobs"]
+    assert "bench_jobs" in message
+    assert "only in the mart: 1" in message
+    assert "jtbd_code='J2'" in message
+
+
+def test_a_changed_value_fails() -> None:
+    mart = bench.Answer(columns=["a", "b"], rows=[(1, "x")])
+    raw = bench.Answer(columns=["a", "b"], rows=[(1, "y")])
+    with pytest.raises(bench.AnswerMismatch, match="bench_values"):
+        bench.compare_answers("bench_values", mart, raw)
+
+
+def test_different_columns_fail() -> None:
+    mart = bench.Answer(columns=["a", "b"], rows=[])
+    raw = bench.Answer(columns=["a"], rows=[])
+    with pytest.raises(bench.AnswerMismatch, match="different columns"):
+        bench.compare_answers("bench_columns", mart, raw)
+
+
+def test_the_command_exits_non_zero_when_answers_differ(monkeypatch, capsys) -> None:
+    def differing(*args, **kwargs):
+        raise bench.AnswerMismatch(["bench_odd"], "benchmark bench_odd: answers differ")
+
+    monkeypatch.setattr(bench, "run", differing)
+    monkeypatch.setattr(database, "resolve", lambda: None)
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    assert bench.run_command(parser.parse_args([])) == 1
+    assert "bench_odd" in capsys.readouterr().err
+
+
+def test_bad_options_are_usage_errors() -> None:
+    assert cli.main(["bench", "--scales", "1,ten"]) == 2
+    assert cli.main(["bench", "--clients", "0"]) == 2
+
+
+# -- arithmetic and parsing -----------------------------------------------------------------
+
+
+def test_latency_summary_and_ratio() -> None:
+    summary = bench.latency_summary([float(value) for value in range(101)])
+    assert (summary["n"], summary["p50_ms"], summary["p95_ms"], summary["p99_ms"]) == (
+        101,
+        50.0,
+        95.0,
+        99.0,
+    )
+    assert summary["max_ms"] == 100.0
+    assert bench.ratio(10.0, 4.0) == 2.5
+    assert bench.ratio(1.0, 0.0) is None
+
+
+def test_spec_estimates_parse_to_seconds() -> None:
+    assert bench.parse_estimate("2-5 min") == (120.0, 300.0)
+    assert bench.parse_estimate("10-30 sec") == (10.0, 30.0)
+    assert bench.parse_estimate("5 sec") == (5.0, 5.0)
+    assert bench.parse_estimate("-") is None
+
+
+def test_pgbench_logs_and_output_parse() -> None:
+    lines = [
+        "0 0 1500 0 1700000000 250000",
+        "1 0 20000 2 1700000001 0",
+        "1 1 failed 1 1700000002 0",
+    ]
+    transactions, failed = bench.parse_pgbench_log(lines)
+    assert failed == 1
+    assert transactions[0] == (0, pytest.approx(1700000000.2485), 1.5)
+    assert transactions[1] == (2, pytest.approx(1700000000.98), 20.0)
+    tps, failed, aborted = bench.parse_pgbench_output(
+        "number of failed transactions: 0 (0.000%)\ntps = 812.5 (without initial connection time)",
+        "pgbench: error: client 3 script 0 aborted in command 0 query 0: ERROR:  boom",
+    )
+    assert (tps, failed, len(aborted)) == (812.5, 0, 1)
+
+
+# -- end to end -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_run(
+    server: database.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[bench.BenchRun]:
+    out = tmp_path_factory.mktemp("bench")
+    options = bench.BenchOptions(
+        scale=1,
+        scales=(1,),
+        runs=5,
+        query_seconds=0.5,
+        refresh_runs=1,
+        readers=4,
+        reader_seconds=2,
+        clients=(2, 4),
+        throughput_seconds=2,
+        load_readers=4,
+        load_seconds=2,
+        out=out,
+        database_prefix=f"vv_test_bench_{os.getpid()}",
+        target_path=out / "target",
+    )
+    try:
+        yield bench.run(server, options, log=bench.Progress(enabled=False), command="test")
+    finally:
+        database.drop_database(server.with_database(f"{options.database_prefix}_s1"))
+
+
+@pytest.mark.slow
+def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun) -> None:
+    report = json.loads(short_run.paths["json"].read_text())
+    for key in ("machine", "versions", "parameters", "queries", "refresh", "throughput"):
+        assert key in report
+    assert {"cpu_count", "memory_bytes", "platform"} <= set(report["machine"])
+    assert {"postgres", "dbt-core", "python"} <= set(report["versions"])
+    assert (report["parameters"]["scale"], report["parameters"]["seed"]) == (1, 42)
+
+    assert report["queries"], "no benchmark analyses were measured"
+    for query in report["queries"]:
+        assert isinstance(query["speedup_p95"], Number)
+        assert isinstance(query["mart"]["p95_ms"], Number)
+        assert isinstance(query["raw"]["p99_ms"], Number)
+        assert query["answer"]["rows"] == query["rows"]
+        if query["p95_budget_ms"] is not None:
+            assert isinstance(query["budget_fraction"], Number)
+
+    assert report["refresh"]["views"]
+    for view in report["refresh"]["views"]:
+        assert isinstance(view["plain_s"], Number)
+
+    modes = report["reads_under_refresh"]["modes"]
+    assert set(modes) == {"none", "plain", "concurrently"}
+    assert modes["plain"]["refreshes"] >= 1
+    assert isinstance(modes["plain"]["longest_stall_ms"], Number)
+
+    assert [row["clients"] for row in report["throughput"]] == [2, 4]
+    assert all(isinstance(row["queries_per_s"], Number) for row in report["throughput"])
+    assert report["load"]["tier_refreshes"] >= 1
+    assert report["load"]["errors"] == 0
+    assert report["failures"] == []
+    assert [row["scale"] for row in report["scaling"]["per_scale"]] == [1]
+    assert len(report["ambitions"]) == 5
+
+    chart = short_run.paths["chart"].read_bytes()
+    assert chart.startswith(PNG_MAGIC) and len(chart) > len(PNG_MAGIC)
+    assert "Summary" in short_run.paths["markdown"].read_text()
+
+
+@pytest.mark.slow
+def test_the_same_answer_check_fails_when_the_raw_query_drops_a_row(
+    short_run: bench.BenchRun,
+) -> None:
+    warehouse = short_run.warehouses[1]
+    rows = {query["benchmark"]: query["rows"] for query in short_run.report["queries"]}
+    benchmark = next(item for item in warehouse.benchmarks if rows[item.name] > 1)
+    raw = benchmark.raw_sql.strip().rstrip(";")
+    altered = dataclasses.replace(
+        benchmark, raw_sql=f"select * from ({raw}\n) as raw_answer offset 1"
+    )
+    with pytest.raises(bench.AnswerMismatch) as caught:
+        bench.check_all_answers(warehouse.settings, [altered], bench.Progress(enabled=False))
+    assert caught.value.benchmarks == [benchmark.name]
+    assert benchmark.name in str(caught.value)
+    assert "only in the mart: 1" in str(caught.value)

@@ -1,0 +1,350 @@
+"""The Dagster code location: it loads, and its schedules match the marts' meta in the manifest.
+
+Expected schedules are derived here straight from manifest.json, independently of
+orchestration/, so a schedule that drifts from the YAML fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DefaultScheduleStatus
+
+from orchestration import archive, checks, dagster_home, database, project
+from orchestration.definitions import build_definitions
+from orchestration.translator import TIER_TAG, ValueViewTranslator, owner_of
+
+MART_FOLDERS = {"value_view": "marts", "realtime": "realtime", "rollups": "rollups"}
+
+
+@pytest.fixture(scope="module")
+def dbt_project(tmp_path_factory: pytest.TempPathFactory):
+    target = tmp_path_factory.getbasetemp() / "dbt_target"
+    handle = project.dbt_project(target)
+    project.parse(handle)
+    return handle
+
+
+@pytest.fixture(scope="module")
+def manifest(dbt_project) -> dict:
+    return json.loads(Path(dbt_project.manifest_path).read_text())
+
+
+@pytest.fixture(scope="module")
+def defs(dbt_project):
+    return build_definitions(dbt_project)
+
+
+def _meta(node: dict) -> dict:
+    return (node.get("config") or {}).get("meta") or node.get("meta") or {}
+
+
+def _is_mart(node: dict) -> bool:
+    path = Path(node["original_file_path"])
+    return node["resource_type"] == "model" and path.parts[:2] == ("models", "marts")
+
+
+def _expected_key(node: dict) -> AssetKey:
+    name = node["name"]
+    if node.get("version") is not None and node["version"] != node.get("latest_version"):
+        name = f"{name}_v{node['version']}"
+    return AssetKey([node["config"]["schema"], name])
+
+
+def _expected_tiers(manifest: dict) -> dict[str, set[AssetKey]]:
+    tiers: dict[str, set[AssetKey]] = defaultdict(set)
+    for node in manifest["nodes"].values():
+        if not _is_mart(node):
+            continue
+        cron = (_meta(node).get("refresh") or {}).get("cron")
+        if cron:
+            tiers[" ".join(cron.split())].add(_expected_key(node))
+    return dict(tiers)
+
+
+# -- the code location loads -------------------------------------------------------------
+
+
+def test_definitions_load(defs, manifest) -> None:
+    repository = defs.get_repository_def()
+    keys = set(repository.asset_graph.get_all_asset_keys())
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    assert models, "the dbt project has no models"
+    marts = [node for node in models if _is_mart(node)]
+    for node in marts:
+        assert _expected_key(node) in keys
+    for source in manifest["sources"].values():
+        assert AssetKey([source["source_name"], source["name"]]) in keys
+    assert checks.WAREHOUSE_KEY in keys
+    assert {"value_view_pipeline", "archive_professional_data"} <= set(repository.job_names)
+
+
+def test_definitions_validate_from_repo_root(dbt_project) -> None:
+    env = dict(os.environ, **{project.TARGET_PATH_ENV: str(dbt_project.target_path)})
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate"],
+        cwd=database.PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_assets_carry_layer_owner_and_tier(defs, manifest) -> None:
+    graph = defs.get_repository_def().asset_graph
+    marts = [node for node in manifest["nodes"].values() if _is_mart(node)]
+    assert marts, "no marts in the dbt project yet"
+    for node in marts:
+        spec = graph.get(_expected_key(node))
+        folder = Path(node["original_file_path"]).parts[2]
+        assert spec.group_name == (_meta(node).get("layer") or MART_FOLDERS.get(folder, folder))
+        if _meta(node).get("owner"):
+            assert spec.owners == owner_of(_meta(node))
+        cron = (_meta(node).get("refresh") or {}).get("cron")
+        if cron:
+            assert spec.tags[TIER_TAG] == project.tier_name(cron)
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and not _is_mart(node):
+            spec = graph.get(AssetKey([node["config"]["schema"], node["name"]]))
+            assert spec.group_name == Path(node["original_file_path"]).parts[1]
+            assert TIER_TAG not in spec.tags
+
+
+# -- schedules follow the marts' meta ----------------------------------------------------
+
+
+def test_one_schedule_per_refresh_cron(defs, manifest) -> None:
+    expected = _expected_tiers(manifest)
+    assert expected, "no mart declares meta.refresh.cron yet"
+    repository = defs.get_repository_def()
+    refresh = {
+        s.cron_schedule: s for s in repository.schedule_defs if s.name.startswith("refresh_")
+    }
+    assert set(refresh) == set(expected)
+    dbt_keys = {
+        _expected_key(node)
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+    }
+    for cron, keys in expected.items():
+        schedule = refresh[cron]
+        assert schedule.execution_timezone == "UTC"
+        assert schedule.default_status == DefaultScheduleStatus.RUNNING
+        job = repository.get_job(schedule.job_name)
+        selected = set(job.asset_layer.selected_asset_keys)
+        assert selected & dbt_keys == keys, cron
+        assert job.tags[TIER_TAG] == project.tier_name(cron)
+
+
+def test_tier_jobs_run_their_checks(defs, manifest) -> None:
+    repository = defs.get_repository_def()
+    by_name = {node["name"]: node for node in manifest["nodes"].values() if _is_mart(node)}
+    for schedule in repository.schedule_defs:
+        if not schedule.name.startswith("refresh_"):
+            continue
+        job = repository.get_job(schedule.job_name)
+        ops = {node.name for node in job.graph.node_defs}
+        for key in job.asset_layer.selected_asset_keys:
+            node = by_name.get(key.path[-1])
+            if node and _meta(node).get("benchmark"):
+                assert f"{key.to_python_identifier()}_{checks.LATENCY_CHECK}" in ops
+            if node:
+                assert f"{key.to_python_identifier()}_{checks.FRESHNESS_CHECK}" in ops
+
+
+def test_real_time_views_have_no_schedule(defs, manifest) -> None:
+    repository = defs.get_repository_def()
+    scheduled = set()
+    for schedule in repository.schedule_defs:
+        scheduled |= set(repository.get_job(schedule.job_name).asset_layer.selected_asset_keys)
+    for node in manifest["nodes"].values():
+        if _is_mart(node) and not (_meta(node).get("refresh") or {}).get("cron"):
+            assert _expected_key(node) not in scheduled
+
+
+def test_latency_checks_follow_benchmarks(defs, manifest) -> None:
+    repository = defs.get_repository_def()
+    latency = {
+        (key.asset_key, key.name)
+        for key in repository.asset_checks_defs_by_key
+        if key.name.startswith(checks.LATENCY_CHECK)
+    }
+    expected = set()
+    for node in manifest["nodes"].values():
+        if not _is_mart(node) or node.get("version") not in (None, node.get("latest_version")):
+            continue
+        meta = _meta(node)
+        if (meta.get("benchmark") or {}).get("analysis"):
+            expected.add((_expected_key(node), "latency_p95"))
+        for extra in meta.get("additional_benchmarks") or []:
+            name = extra["analysis"].removeprefix("bench_")
+            expected.add((_expected_key(node), f"latency_p95_{name}"))
+    assert expected
+    assert latency == expected
+    for key, check_def in repository.asset_checks_defs_by_key.items():
+        if key.name.startswith(checks.LATENCY_CHECK):
+            assert check_def.get_spec_for_check_key(key).blocking
+
+
+def test_archive_schedule() -> None:
+    (schedule,) = archive.archive_schedules()
+    assert schedule.cron_schedule == "0 2 1 * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+
+
+# -- pure helpers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cron", "tier"),
+    [
+        ("0 * * * *", "hourly"),
+        ("0 2 * * *", "daily_0200"),
+        ("0 6 * * *", "daily_0600"),
+        ("0 1 * * 0", "weekly_sun_0100"),
+        ("0 2 1 * *", "monthly_01_0200"),
+    ],
+)
+def test_tier_names(cron: str, tier: str) -> None:
+    assert project.tier_name(cron) == tier
+
+
+def test_versioned_models_keep_an_unsuffixed_key() -> None:
+    translator = ValueViewTranslator()
+    base = {
+        "resource_type": "model",
+        "name": "mv_value_view_odi_heatmap",
+        "schema": "value_view",
+        "config": {"schema": "value_view", "meta": {}},
+        "original_file_path": "models/marts/value_view/mv_value_view_odi_heatmap_v2.sql",
+        "latest_version": 2,
+    }
+    latest = {**base, "version": 2, "alias": "mv_value_view_odi_heatmap_v2"}
+    older = {**base, "version": 1, "alias": "mv_value_view_odi_heatmap_v1"}
+    assert translator.get_asset_key(latest) == AssetKey(["value_view", "mv_value_view_odi_heatmap"])
+    assert translator.get_asset_key(older) == AssetKey(
+        ["value_view", "mv_value_view_odi_heatmap_v1"]
+    )
+    assert translator.get_group_name(latest) == "marts"
+
+
+def test_owners() -> None:
+    assert owner_of({"owner": "analytics-engineering"}) == ["team:analytics-engineering"]
+    assert owner_of({"owner": "ops@example.com"}) == ["ops@example.com"]
+    assert owner_of({}) == []
+
+
+def test_latency_verdict_fails_over_budget() -> None:
+    plan = checks.PlanSummary("Limit", ("Index Scan",), "Index Scan", False)
+    measured = checks.Measurement(timings_ms=(1.0, 2.0, 3.0, 50.0), rows=10, plan=plan)
+    assert checks.latency_verdict(measured, 100, 10)[0]
+    assert not checks.latency_verdict(measured, 5, 10)[0]
+    assert not checks.latency_verdict(measured, 100, 5)[0]
+
+
+def test_percentile() -> None:
+    values = [float(v) for v in range(1, 21)]
+    assert checks.percentile(values, 0.5) == pytest.approx(10.5)
+    assert checks.percentile(values, 0.95) == pytest.approx(19.05)
+    assert checks.percentile([7.0], 0.95) == 7.0
+
+
+def test_plan_summary_flags_a_seq_scan_under_the_top() -> None:
+    plan = [
+        {
+            "Plan": {
+                "Node Type": "Limit",
+                "Plans": [
+                    {
+                        "Node Type": "Sort",
+                        "Plans": [{"Node Type": "Seq Scan", "Relation Name": "mv_x"}],
+                    }
+                ],
+            }
+        }
+    ]
+    summary = checks.summarize_plan(plan)
+    assert summary.top_node == "Limit"
+    assert summary.seq_scan_at_top
+    indexed = [
+        {
+            "Plan": {
+                "Node Type": "Index Scan",
+                "Relation Name": "mv_x",
+                "Index Name": "mv_x_idx",
+            }
+        }
+    ]
+    assert not checks.summarize_plan(indexed).seq_scan_at_top
+
+
+def test_freshness_windows_and_verdict() -> None:
+    assert checks.max_age_for_cron("0 * * * *") == dt.timedelta(hours=2)
+    assert checks.max_age_for_cron("0 3 * * *") == dt.timedelta(hours=26)
+    assert checks.max_age_for_cron("0 1 * * 0") == dt.timedelta(days=8)
+    now = dt.datetime(2025, 9, 17, 12, tzinfo=dt.timezone.utc)
+    window = dt.timedelta(hours=2)
+    assert checks.freshness_verdict(now - dt.timedelta(minutes=30), now, window)[0]
+    assert not checks.freshness_verdict(now - dt.timedelta(hours=3), now, window)[0]
+    assert not checks.freshness_verdict(None, now, window)[0]
+
+
+def test_cache_hit_verdict() -> None:
+    assert checks.cache_hit_verdict(99_000, 1_000, 0.95)[0]
+    assert not checks.cache_hit_verdict(90_000, 10_000, 0.95)[0]
+    assert checks.cache_hit_verdict(10, 90, 0.95)[0]
+
+
+def test_index_health_status() -> None:
+    def stats(scans: int, read: int, fetched: int, table_scans: int, unique: bool = False):
+        return checks.IndexStats(
+            "value_view", "mv_x", "idx", 8192, scans, read, fetched, unique, table_scans
+        )
+
+    assert stats(0, 0, 0, table_scans=5_000).status == "unused"
+    assert stats(0, 0, 0, table_scans=5_000, unique=True).status == "ok"
+    assert stats(0, 0, 0, table_scans=50).status == "ok"
+    assert stats(200, 1_000_000, 10, table_scans=5_000).status == "inefficient"
+    assert stats(200, 1_000, 900, table_scans=5_000).status == "ok"
+
+
+def test_instance_config_queues_one_run_per_tier() -> None:
+    storage = database.ConnectionSettings("127.0.0.1", 5432, "postgres", "secret", "x", "url")
+    config = dagster_home.instance_config(storage)
+    postgres = config["storage"]["postgres"]["postgres_db"]
+    assert postgres["db_name"] == "x" and postgres["hostname"] == "127.0.0.1"
+    assert postgres["password"] == {"env": dagster_home.PASSWORD_ENV}
+    coordinator = config["run_coordinator"]
+    assert coordinator["class"] == "QueuedRunCoordinator"
+    assert coordinator["config"]["tag_concurrency_limits"] == [
+        {"key": TIER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    ]
+
+
+@pytest.mark.slow
+def test_postgres_instance_on_the_warehouse_server(warehouse, tmp_path) -> None:
+    instance = dagster_home.open_instance(warehouse, tmp_path / "dagster")
+    storage = dagster_home.storage_settings(warehouse)
+    try:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert {"key": TIER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in [
+            dict(limit) for limit in limits
+        ]
+        assert storage.dbname == f"{warehouse.dbname}_dagster"
+    finally:
+        instance.dispose()
+        database.drop_database(storage)

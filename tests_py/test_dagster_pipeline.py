@@ -1,0 +1,196 @@
+"""The whole asset graph, materialized in process on scale-1 demo data in a throwaway database,
+recorded in a PostgreSQL-backed Dagster instance; then the latency gate and a tier job.
+
+Timings are not asserted here (machines are noisy): the full run gives every benchmark a generous
+budget, the measured p95s are printed next to the declared budgets, and a separate run gives one
+benchmark an impossible budget to show that the gate fails and blocks what is downstream.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    AssetSelection,
+    Definitions,
+    MaterializeResult,
+    asset,
+    define_asset_job,
+)
+
+from orchestration import checks, dagster_home, database, pipeline, project
+from orchestration.definitions import build_definitions
+from orchestration.schedules import refresh_tiers
+from orchestration.translator import ValueViewTranslator
+
+pytestmark = pytest.mark.slow
+
+GENEROUS_BUDGET_MS = 60_000.0
+IMPOSSIBLE_BUDGET_MS = 0.001
+
+
+@pytest.fixture(scope="module")
+def dbt_project(warehouse, tmp_path_factory: pytest.TempPathFactory):
+    """The dbt project parsed for the test warehouse (relation names carry its database)."""
+    handle = project.dbt_project(tmp_path_factory.getbasetemp() / f"dbt_{warehouse.dbname}")
+    project.parse(handle, env={**os.environ, **warehouse.env()})
+    return handle
+
+
+@pytest.fixture(scope="module")
+def manifest(dbt_project) -> dict:
+    return json.loads(Path(dbt_project.manifest_path).read_text())
+
+
+@pytest.fixture(scope="module")
+def defs(dbt_project) -> Definitions:
+    return build_definitions(dbt_project)
+
+
+@pytest.fixture(scope="module")
+def instance(warehouse, tmp_path_factory: pytest.TempPathFactory):
+    handle = dagster_home.open_instance(warehouse, tmp_path_factory.mktemp("dagster_home"))
+    try:
+        yield handle
+    finally:
+        handle.dispose()
+        database.drop_database(dagster_home.storage_settings(warehouse))
+
+
+@pytest.fixture(scope="module")
+def full_run(defs, instance, warehouse):
+    config = pipeline.run_config(
+        scale=1,
+        seed=42,
+        warehouse_url=warehouse.url,
+        budget_overrides_ms={"*": GENEROUS_BUDGET_MS},
+    )
+    return pipeline.run_pipeline(defs, instance, config)
+
+
+def _materialized(result) -> set[AssetKey]:
+    return {
+        event.step_materialization_data.materialization.asset_key
+        for event in result.get_asset_materialization_events()
+    }
+
+
+def _failures(result) -> list[str]:
+    return [
+        f"{event.step_key}: {event.event_specific_data.error.message[:2000]}"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    ]
+
+
+def test_full_materialization_passes_every_check(full_run, defs, manifest, warehouse, instance):
+    assert full_run.success, _failures(full_run)
+    job = defs.resolve_job_def(pipeline.PIPELINE_JOB)
+    expected_assets = set(job.asset_layer.selected_asset_keys)
+    assert _materialized(full_run) == expected_assets
+    evaluations = full_run.get_asset_check_evaluations()
+    # dbt tests declared `severity: warn` report rows by design (the quality tests list the bad
+    # rows the demo data carries on purpose): they may warn; nothing else may fail.
+    warn_tests = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and str(node["config"].get("severity", "")).lower() == "warn"
+    }
+    failed = [e for e in evaluations if not e.passed]
+    unexpected = [
+        (e.asset_key.to_user_string(), e.check_name, e.severity.value, e.description)
+        for e in failed
+        if e.severity != AssetCheckSeverity.WARN or e.check_name not in warn_tests
+    ]
+    assert not unexpected
+    print(
+        f"\n{len(evaluations)} checks evaluated: {len(evaluations) - len(failed)} passed,"
+        f" {len(failed)} warn-severity dbt tests reported rows"
+    )
+    evaluated = {(e.asset_key, e.check_name) for e in evaluations}
+    planned = {(key.asset_key, key.name) for key in job.asset_layer.asset_graph.asset_check_keys}
+    assert evaluated == planned
+
+    latency = [e for e in evaluations if e.check_name.startswith(checks.LATENCY_CHECK)]
+    assert len(latency) == len(project.benchmarks(manifest))
+    for evaluation in latency:
+        for name in ("p50_ms", "p95_ms", "max_ms", "rows_returned", "plan_top_node"):
+            assert name in evaluation.metadata, name
+        assert evaluation.metadata["runs"].value == 20
+
+    rows = pipeline.mart_summary(full_run, manifest, warehouse)
+    declared = {
+        bench.model_name: bench.p95_budget_ms
+        for bench in project.benchmarks(manifest)
+        if bench.check_name == checks.LATENCY_CHECK
+    }
+    pipeline.print_summary(
+        [replace(row, budget_ms=declared.get(row.relation)) for row in rows],
+        title="full pipeline, scale 1 (p95 measured; budgets as declared in meta)",
+    )
+    # The run is in the PostgreSQL-backed instance, as the UI would show it.
+    stored = instance.get_run_by_id(full_run.run_id)
+    assert stored is not None and stored.is_success
+
+
+def test_latency_gate_fails_and_blocks_downstream(full_run, defs, manifest, warehouse, instance):
+    assert full_run.success
+    bench = project.benchmarks(manifest)[0]
+    mart_key = ValueViewTranslator().get_asset_key(manifest["nodes"][bench.unique_id])
+    extract_key = AssetKey(["gate_test", f"{bench.model_name}_extract"])
+
+    @asset(key=extract_key, deps=[mart_key])
+    def dashboard_extract() -> MaterializeResult:
+        return MaterializeResult()
+
+    job = define_asset_job(
+        "latency_gate_test", selection=AssetSelection.assets(mart_key, extract_key)
+    )
+    gated = Definitions.merge(defs, Definitions(assets=[dashboard_extract], jobs=[job]))
+    config = pipeline.run_config(
+        scale=1,
+        seed=42,
+        warehouse_url=warehouse.url,
+        budget_overrides_ms={bench.analysis: IMPOSSIBLE_BUDGET_MS},
+        benchmark_runs=5,
+    )
+    del config["ops"]
+    result = pipeline.run_pipeline(gated, instance, config, job_name="latency_gate_test")
+
+    assert not result.success
+    (latency,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == mart_key and e.check_name == checks.LATENCY_CHECK
+    ]
+    assert not latency.passed
+    assert latency.severity == AssetCheckSeverity.ERROR
+    assert latency.metadata["p95_budget_ms"].value == IMPOSSIBLE_BUDGET_MS
+    assert latency.metadata["p95_ms"].value > IMPOSSIBLE_BUDGET_MS
+    materialized = _materialized(result)
+    assert mart_key in materialized
+    assert extract_key not in materialized
+    print(
+        f"\n{bench.analysis}: p95 {latency.metadata['p95_ms'].value:.2f} ms against an impossible"
+        f" {IMPOSSIBLE_BUDGET_MS} ms budget -> failed; {extract_key.to_user_string()} not built"
+    )
+
+
+def test_tier_job_rebuilds_exactly_its_tier(full_run, defs, manifest, warehouse, instance):
+    assert full_run.success
+    tier = min(refresh_tiers(manifest, ValueViewTranslator()), key=lambda t: len(t.asset_keys))
+    config = pipeline.run_config(scale=1, seed=42, warehouse_url=warehouse.url, benchmark_runs=5)
+    del config["ops"]
+    config["resources"]["benchmark"]["config"]["budget_overrides_ms"] = {"*": GENEROUS_BUDGET_MS}
+    result = pipeline.run_pipeline(defs, instance, config, job_name=tier.job_name)
+    assert result.success, _failures(result)
+    assert _materialized(result) == set(tier.asset_keys)
+    run = instance.get_run_by_id(result.run_id)
+    assert run.tags["value_view/tier"] == tier.name
