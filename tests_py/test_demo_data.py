@@ -14,7 +14,7 @@ from orchestration import cli, database, demo_data
 
 AS_OF = dt.date(2025, 12, 1)
 SEED = 42
-MAIN = "vital"
+MAIN = "vital_demo"
 
 # The specification's volumes at scale 1 (section 1 and the refresh table of section 3.1).
 SPEC_TARGETS = {
