@@ -38,34 +38,14 @@ extracted as (
         user_id,
         subscription_tier,
         status,
-        case
-            when jsonb_typeof(financial_metrics -> 'annualRevenue') = 'number'
-                then (financial_metrics ->> 'annualRevenue')::numeric
-        end as annual_revenue,
-        case
-            when jsonb_typeof(financial_metrics -> 'netProfit') = 'number'
-                then (financial_metrics ->> 'netProfit')::numeric
-        end as net_profit,
-        case
-            when jsonb_typeof(financial_metrics -> 'ebitda') = 'number'
-                then (financial_metrics ->> 'ebitda')::numeric
-        end as ebitda,
-        case
-            when jsonb_typeof(customer_analytics -> 'customerLifetimeValue') = 'number'
-                then (customer_analytics ->> 'customerLifetimeValue')::numeric
-        end as customer_lifetime_value,
-        case
-            when jsonb_typeof(customer_analytics -> 'churnRate') = 'number'
-                then (customer_analytics ->> 'churnRate')::numeric
-        end as churn_rate,
-        case
-            when jsonb_typeof(customer_analytics -> 'nps') = 'number'
-                then (customer_analytics ->> 'nps')::numeric
-        end as net_promoter_score,
-        case
-            when jsonb_typeof(customer_analytics -> 'retentionRate') = 'number'
-                then (customer_analytics ->> 'retentionRate')::numeric
-        end as retention_rate,
+        {{ jsonb_number('financial_metrics', 'annualRevenue') }} as annual_revenue,
+        {{ jsonb_number('financial_metrics', 'netProfit') }} as net_profit,
+        {{ jsonb_number('financial_metrics', 'ebitda') }} as ebitda,
+        {{ jsonb_number('customer_analytics', 'customerLifetimeValue') }}
+            as customer_lifetime_value,
+        {{ jsonb_number('customer_analytics', 'churnRate') }} as churn_rate,
+        {{ jsonb_number('customer_analytics', 'nps') }} as net_promoter_score,
+        {{ jsonb_number('customer_analytics', 'retentionRate') }} as retention_rate,
         financial_metrics is not null as has_financial_metrics,
         customer_analytics is not null as has_customer_analytics,
         created_at,
