@@ -1,6 +1,8 @@
 """Assets: the demo-data load (the VITAL source tables) and every dbt model from the manifest."""
 
 import datetime as dt
+import signal
+import subprocess
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -13,7 +15,7 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
 from orchestration.resources import WarehouseResource
@@ -155,6 +157,28 @@ def build_dbt_assets(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ) -> Iterator[Any]:
         with warehouse.dbt_environment(dbt_project):
-            yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+            invocation = dbt.cli(["build"], context=context)
+            try:
+                yield from invocation.stream().fetch_row_counts()
+            except BaseException:
+                stop_dbt(invocation, context)
+                raise
 
     return value_view_dbt
+
+
+def stop_dbt(invocation: DbtCliInvocation, context: AssetExecutionContext) -> None:
+    """End a dbt process the step is leaving behind (the step failed, for instance because the
+    server went away and Dagster could not record an event), so no orphaned build goes on
+    writing to the warehouse after the run is marked failed. SIGINT first, as dbt cancels its
+    queries on it; SIGKILL when it does not exit in time."""
+    process = invocation.process
+    if process.poll() is not None:
+        return
+    context.log.warning(f"step failed while dbt was running: stopping dbt (pid {process.pid})")
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=invocation.termination_timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

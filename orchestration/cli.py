@@ -66,7 +66,7 @@ def dbt_env(settings: database.ConnectionSettings) -> dict[str, str]:
 def cmd_db(args: argparse.Namespace) -> int:
     external = database.external_settings()
     if external is not None:
-        if args.action in ("start", "stop"):
+        if args.action in ("start", "stop", "restart"):
             print(
                 f"using the external server at {external.host}:{external.port}"
                 f" ({external.source}); `db {args.action}` manages only the embedded one"
@@ -85,6 +85,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         )
     elif args.action == "stop":
         print("embedded server stopped" if server.stop() else "embedded server was not running")
+    elif args.action == "restart":
+        settings = server.restart(args.mode)
+        print(f"embedded server restarted ({args.mode}) at {settings.host}:{settings.port}")
     elif args.action == "status":
         settings = server.status()
         if settings is None:
@@ -218,7 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL server")
-    db.add_argument("action", choices=["start", "stop", "status", "url"])
+    db.add_argument("action", choices=["start", "stop", "restart", "status", "url"])
+    db.add_argument(
+        "--mode",
+        choices=database.RESTART_MODES,
+        default="fast",
+        help="restart: how sessions end (default fast: roll back and disconnect)",
+    )
     db.set_defaults(func=cmd_db)
 
     env = sub.add_parser("env", help="print export lines for dbt, psql and BI tools")

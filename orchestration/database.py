@@ -49,6 +49,9 @@ EMBEDDED_SERVER_SETTINGS = {
 }
 
 
+RESTART_MODES = ("smart", "fast", "immediate")
+
+
 class SettingsError(RuntimeError):
     """A connection setting is wrong; the message names the setting."""
 
@@ -368,6 +371,36 @@ class EmbeddedServer:
         if result.returncode != 0:
             raise RuntimeError(f"pg_ctl stop failed: {result.stderr.strip()}")
         return True
+
+    def restart(self, mode: str = "fast") -> ConnectionSettings:
+        """Restart the server on its port, ending every session (``fast`` rolls them back;
+        ``immediate`` is a crash: no shutdown checkpoint, WAL recovery on start)."""
+        if mode not in RESTART_MODES:
+            raise SettingsError(f"restart mode must be one of {', '.join(RESTART_MODES)}: {mode}")
+        running = self.status()
+        if running is None:
+            return self.start()
+        result = self._run(
+            [
+                str(self.bin_dir() / "pg_ctl"),
+                "restart",
+                "-w",
+                "-t",
+                "60",
+                "-m",
+                mode,
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                f"-h 127.0.0.1 -p {running.port} -k {self.socket_dir}",
+            ]
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"pg_ctl restart failed: {result.stderr.strip()}")
+        wait_until_ready(running)
+        return running
 
     def destroy(self) -> None:
         self.stop()
