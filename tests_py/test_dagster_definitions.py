@@ -11,13 +11,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DefaultScheduleStatus
 
-from orchestration import archive, checks, dagster_home, database, project
+from orchestration import archive, assets, checks, dagster_home, database, project
 from orchestration.definitions import build_definitions
 from orchestration.translator import TIER_TAG, ValueViewTranslator, owner_of
 
@@ -345,6 +347,51 @@ def test_postgres_instance_on_the_warehouse_server(warehouse, tmp_path) -> None:
             dict(limit) for limit in limits
         ]
         assert storage.dbname == f"{warehouse.dbname}_dagster"
+        # Run history is committed durably, whatever the server's default.
+        with database.connect(storage) as conn:
+            assert conn.execute("show synchronous_commit").fetchone()[0] == "on"
     finally:
         instance.dispose()
         database.drop_database(storage)
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.lines.append(message)
+
+
+@dataclass
+class _Context:
+    log: _Log = field(default_factory=_Log)
+
+
+@dataclass
+class _Invocation:
+    process: subprocess.Popen
+    termination_timeout_seconds: float = 2.0
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "import time; time.sleep(60)",
+        # Ignores SIGINT: stopped with SIGKILL once the timeout passes.
+        "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)",
+    ],
+    ids=["exits-on-sigint", "ignores-sigint"],
+)
+def test_a_failed_step_leaves_no_dbt_process_running(program: str) -> None:
+    process = subprocess.Popen([sys.executable, "-c", program])
+    time.sleep(0.5)
+    context = _Context()
+    assets.stop_dbt(_Invocation(process), context)
+    assert process.poll() is not None
+    assert context.log.lines == [
+        f"step failed while dbt was running: stopping dbt (pid {process.pid})"
+    ]
+    # A process that has already ended is left alone.
+    assets.stop_dbt(_Invocation(process), context)
+    assert len(context.log.lines) == 1

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from orchestration import cli, database
@@ -97,6 +98,16 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
         socket_files = list(server.socket_dir.glob(".s.PGSQL.*"))
         assert socket_files, "the server listens on a unix socket too"
         assert all(len(str(path).encode()) <= database.SOCKET_PATH_LIMIT for path in socket_files)
+        # A restart keeps the port and ends the sessions open before it.
+        session = database.connect(first, autocommit=True)
+        started = session.execute("select pg_postmaster_start_time()").fetchone()[0]
+        assert server.restart("fast") == first
+        with pytest.raises(psycopg.OperationalError):
+            session.execute("select 1")
+        with database.connect(first) as conn:
+            assert conn.execute("select pg_postmaster_start_time()").fetchone()[0] > started
+        with pytest.raises(database.SettingsError, match="restart mode"):
+            server.restart("abrupt")
         assert server.stop() is True
         assert server.status() is None
         assert server.stop() is False

@@ -97,6 +97,10 @@ class Stack:
     def count(self, run_id: str, event_type: DagsterEventType | None = None) -> int:
         return len(self.instance.all_logs(run_id, of_type=event_type))
 
+    def built_by_dbt(self, run_id: str) -> int:
+        events = self.instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+        return sum(1 for event in events if event.step_key == DBT_ASSETS_NAME)
+
     def dbt_sessions(self) -> int:
         with database.connect(self.warehouse, autocommit=True) as conn:
             return conn.execute(
@@ -194,13 +198,14 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
     interrupted = stack.launch("2_interrupted")
     interrupted_id = stack.new_run_id([baseline_id], interrupted)
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    while stack.count(interrupted_id, DagsterEventType.ASSET_MATERIALIZATION) < (
-        MATERIALIZATIONS_BEFORE_CRASH
-    ):
+    while True:
         assert interrupted.poll() is None, "the run ended before the crash"
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    sessions_at_crash = stack.dbt_sessions()
+        assert time.monotonic() < deadline, "dbt did not get far enough to be interrupted"
+        if stack.built_by_dbt(interrupted_id) >= MATERIALIZATIONS_BEFORE_CRASH:
+            sessions_at_crash = stack.dbt_sessions()
+            if sessions_at_crash:
+                break
+        time.sleep(0.1)
     server_started = stack.postmaster_start()
     stored_before_crash = stack.count(interrupted_id)
     restart_started = time.monotonic()
