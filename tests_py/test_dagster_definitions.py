@@ -88,6 +88,20 @@ def test_definitions_load(defs, manifest) -> None:
     assert {"value_view_pipeline", "archive_professional_data"} <= set(repository.job_names)
 
 
+def test_every_dbt_test_is_a_check_on_an_asset(defs, manifest) -> None:
+    """Ops see each dbt test as a check on the asset it guards, never as a loose observation: a
+    singular test reading several relations names its asset in ``meta.dagster.ref``."""
+    check_keys = defs.get_repository_def().asset_graph.asset_check_keys
+    by_name = {key.name: key.asset_key for key in check_keys}
+    tests = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "test"}
+    assert tests, "the dbt project has no tests"
+    assert sorted(set(tests) - set(by_name)) == []
+    for name, node in tests.items():
+        ref = _meta(node).get("dagster", {}).get("ref")
+        if ref:
+            assert by_name[name].path[-1] == ref["name"], name
+
+
 def test_definitions_validate_from_repo_root(dbt_project) -> None:
     env = dict(os.environ, **{project.TARGET_PATH_ENV: str(dbt_project.target_path)})
     result = subprocess.run(

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'v_value_view_dependency_graph', 'version': 1}}}) }}
+
 -- Walks v_value_view_dependency_graph downwards from strategic pillar SP03 with a recursive CTE
 -- (pillar -> jobs -> roles, workflows, value metrics -> personas, stages -> tasks) and checks
 -- that the walk reaches workflow tasks, and exactly the tasks that the direct joins of the

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'v_value_view_user_context', 'version': 1}}}) }}
+
 -- v_value_view_user_context has exactly one row for every user of stg_vital__users, and no row
 -- for anyone else. Fails with one row per user with zero or several rows, or per unknown user.
 

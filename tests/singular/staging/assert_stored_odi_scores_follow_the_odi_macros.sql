@@ -1,4 +1,4 @@
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'stg_vital__jtbd_odi_scores'}}}) }}
 
 -- The application stores an opportunity score and a classification on every job x persona ODI
 -- score and an opportunity score on every outcome. Returns the rows where a stored value differs

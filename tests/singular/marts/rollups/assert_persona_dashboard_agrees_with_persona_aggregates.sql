@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'value_view_persona_aggregates', 'version': 1}}}) }}
+
 -- The persona rollup table and the persona dashboard show the same figures for the same
 -- personas: returns, for every persona present in only one of them or with a figure that
 -- differs, its row from each side that has no identical twin on the other.

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'mv_value_view_odi_heatmap', 'version': 1}}}) }}
+
 -- Every heatmap classification is the first band of the odi_bands seed (in evaluation order)
 -- whose rule holds for the row's scores, evaluated here in SQL against the seed rather than
 -- through the odi_classification macro. Unscored rows must have no classification.

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'mv_value_view_odi_heatmap', 'version': 1}}}) }}
+
 -- Every heatmap score equals the ODI formula on the persona's source scores, written out here
 -- independently of the odi_opportunity macro: importance + max(importance - satisfaction, 0).
 -- Also rejects a pair whose importance or satisfaction differs from the source, and a score on a

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'mv_value_view_odi_heatmap', 'version': 1}}}) }}
+
 -- The heatmap holds exactly one row per published persona x live job performed by the persona's
 -- role, recomputed here from staging: returns the pairs it misses and the rows it should not have.
 

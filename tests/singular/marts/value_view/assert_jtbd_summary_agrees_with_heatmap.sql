@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'mv_value_view_jtbd_summary', 'version': 1}}}) }}
+
 -- Each job's persona count, classification counts and highest opportunity score in the jtbd
 -- summary equal what its rows in the heatmap add up to (jobs without heatmap rows count zero).
 

@@ -1,3 +1,5 @@
+{{ config(meta={'dagster': {'ref': {'name': 'mv_value_view_strategic_alignment', 'version': 1}}}) }}
+
 -- Every tenant sees exactly the seven pillars of the strategic_pillars seed, with the seed's
 -- codes and names: returns the (tenant, pillar) rows the mart misses and the rows it should not
 -- have (an unknown code, a renamed pillar, a duplicate).
