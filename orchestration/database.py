@@ -315,6 +315,24 @@ class EmbeddedServer:
         port = self._state().get("port")
         return self.settings(int(port)) if port else None
 
+    def _pg_ctl_serve(self, action: str, port: int, *options: str) -> list[str]:
+        """pg_ctl start/restart: wait up to 60 s, log to server.log, listen on 127.0.0.1:port
+        and on the socket directory."""
+        return [
+            str(self.bin_dir() / "pg_ctl"),
+            action,
+            "-w",
+            "-t",
+            "60",
+            *options,
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.pgdata / "server.log"),
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {self.socket_dir}",
+        ]
+
     def start(self) -> ConnectionSettings:
         running = self.status()
         if running is not None:
@@ -334,21 +352,7 @@ class EmbeddedServer:
         if not port or _port_in_use(int(port)):
             port = _free_port()
         self._save_state({"port": int(port), "socket_dir": str(self.socket_dir)})
-        result = self._run(
-            [
-                str(self.bin_dir() / "pg_ctl"),
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-D",
-                str(self.pgdata),
-                "-l",
-                str(self.pgdata / "server.log"),
-                "-o",
-                f"-h 127.0.0.1 -p {port} -k {self.socket_dir}",
-            ]
-        )
+        result = self._run(self._pg_ctl_serve("start", int(port)))
         if result.returncode != 0:
             log = self.pgdata / "server.log"
             tail = log.read_text().splitlines()[-5:] if log.exists() else []
@@ -380,23 +384,7 @@ class EmbeddedServer:
         running = self.status()
         if running is None:
             return self.start()
-        result = self._run(
-            [
-                str(self.bin_dir() / "pg_ctl"),
-                "restart",
-                "-w",
-                "-t",
-                "60",
-                "-m",
-                mode,
-                "-D",
-                str(self.pgdata),
-                "-l",
-                str(self.pgdata / "server.log"),
-                "-o",
-                f"-h 127.0.0.1 -p {running.port} -k {self.socket_dir}",
-            ]
-        )
+        result = self._run(self._pg_ctl_serve("restart", running.port, "-m", mode))
         if result.returncode != 0:
             raise RuntimeError(f"pg_ctl restart failed: {result.stderr.strip()}")
         wait_until_ready(running)
