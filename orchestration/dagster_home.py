@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from dagster import DagsterInstance
 
-from orchestration import database
+from orchestration import dagster_storage, database
 from orchestration.translator import TIER_TAG
 
 PASSWORD_ENV = "VALUE_VIEW_DAGSTER_PG_PASSWORD"
@@ -40,7 +40,8 @@ def storage_settings(warehouse: database.ConnectionSettings) -> database.Connect
 
 
 def instance_config(storage: database.ConnectionSettings) -> dict[str, Any]:
-    """The dagster.yaml contents for a PostgreSQL-backed instance with a tier-aware run queue."""
+    """The dagster.yaml contents: PostgreSQL storages (orchestration/dagster_storage.py) and a
+    tier-aware run queue."""
     postgres_db: dict[str, Any] = {
         "hostname": storage.host,
         "port": storage.port,
@@ -53,8 +54,16 @@ def instance_config(storage: database.ConnectionSettings) -> dict[str, Any]:
     }
     if storage.password:
         postgres_db["password"] = {"env": PASSWORD_ENV}
+    storages = {
+        key: {
+            "module": dagster_storage.MODULE,
+            "class": storage_class.__name__,
+            "config": {"postgres_db": postgres_db},
+        }
+        for key, storage_class in dagster_storage.STORAGE_CLASSES.items()
+    }
     return {
-        "storage": {"postgres": {"postgres_db": postgres_db}},
+        **storages,
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",

@@ -190,7 +190,8 @@ def _home() -> Path:
     return Path(raw).expanduser().resolve() if raw else PROJECT_ROOT / ".value_view"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -350,7 +351,7 @@ class EmbeddedServer:
         state = self._state()
         port = state.get("port")
         if not port or _port_in_use(int(port)):
-            port = _free_port()
+            port = free_port()
         self._save_state({"port": int(port), "socket_dir": str(self.socket_dir)})
         result = self._run(self._pg_ctl_serve("start", int(port)))
         if result.returncode != 0:

@@ -46,6 +46,12 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
+def guarded_dbt_executable() -> str:
+    """``value-view-dbt`` (dbt, ended with its parent) when installed, else dbt itself."""
+    candidate = Path(sys.executable).parent / "value-view-dbt"
+    return str(candidate) if candidate.exists() else dbt_executable()
+
+
 def dbt_project(target_path: Path | str | None = None) -> DbtProject:
     """The dbt project at the repository root, with Dagster's own target path.
 

@@ -101,9 +101,10 @@ class BenchmarkResource(ConfigurableResource):
 
 
 def dbt_resource(dbt_project: DbtProject) -> DbtCliResource:
-    """The dbt CLI resource for the project, using the dbt installed beside this interpreter."""
+    """The dbt CLI resource for the project: the dbt installed beside this interpreter, started
+    through ``value-view-dbt`` so that it ends when the step that started it does."""
     return DbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(Path(dbt_project.project_dir)),
-        dbt_executable=project.dbt_executable(),
+        dbt_executable=project.guarded_dbt_executable(),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -95,6 +97,25 @@ class Services:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def graphql(url: str, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """POST a GraphQL request to the webserver; the whole response (``data`` and ``errors``)."""
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": query, "variables": dict(variables or {})}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        # GraphQL errors come with a 4xx/5xx status and a JSON body naming them.
+        body = error.read()
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise error from None
 
 
 def wait_for_webserver(url: str, processes: Sequence[subprocess.Popen], timeout: float) -> None:

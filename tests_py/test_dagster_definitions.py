@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DefaultScheduleStatus
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from orchestration import archive, assets, checks, dagster_home, database, project
 from orchestration.definitions import build_definitions
@@ -338,9 +339,10 @@ def test_index_health_status() -> None:
 def test_instance_config_queues_one_run_per_tier() -> None:
     storage = database.ConnectionSettings("127.0.0.1", 5432, "postgres", "secret", "x", "url")
     config = dagster_home.instance_config(storage)
-    postgres = config["storage"]["postgres"]["postgres_db"]
-    assert postgres["db_name"] == "x" and postgres["hostname"] == "127.0.0.1"
-    assert postgres["password"] == {"env": dagster_home.PASSWORD_ENV}
+    for key in ("run_storage", "event_log_storage", "schedule_storage"):
+        postgres = config[key]["config"]["postgres_db"]
+        assert postgres["db_name"] == "x" and postgres["hostname"] == "127.0.0.1"
+        assert postgres["password"] == {"env": dagster_home.PASSWORD_ENV}
     coordinator = config["run_coordinator"]
     assert coordinator["class"] == "QueuedRunCoordinator"
     assert coordinator["config"]["tag_concurrency_limits"] == [
@@ -353,9 +355,17 @@ def test_postgres_instance_on_the_warehouse_server(warehouse, tmp_path) -> None:
     instance = dagster_home.open_instance(warehouse, tmp_path / "dagster")
     storage = dagster_home.storage_settings(warehouse)
     try:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-        assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+        # The webserver's pooled connections are checked before use (they die with a restart).
+        instance.optimize_for_webserver(statement_timeout=5000, pool_recycle=3600, max_overflow=5)
+        for storage_of_kind in (
+            instance.run_storage,
+            instance.event_log_storage,
+            instance.schedule_storage,
+        ):
+            assert storage_of_kind._engine.pool._pre_ping
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
         assert {"key": TIER_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in [
             dict(limit) for limit in limits

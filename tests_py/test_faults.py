@@ -1,17 +1,21 @@
-"""The database restarts in the middle of a Dagster run, against a real server of its own.
+"""Faults against a real server: the database restarts in the middle of a Dagster run, and a step
+that dies takes its dbt with it.
 
 A server of this module's own (an embedded PostgreSQL in a temporary folder) holds both the
-warehouse and the Dagster instance's storage, as `value-view` sets them up. The pipeline job runs
-three times through `dagster job execute`, each run in its own process as a launched run is:
+warehouse and the Dagster instance's storage, as `value-view` sets them up, and `value-view ui`'s
+webserver and daemon run against it throughout. Runs are launched as ops and schedules launch
+them: through the webserver's GraphQL API, queued, and started by the daemon in processes of
+their own.
 
-1. a baseline run builds everything;
-2. a second run is interrupted while dbt is building: the server crashes and comes back
-   (`pg_ctl restart -m immediate`: every session is cut, no shutdown checkpoint, WAL recovery);
-3. a re-run.
+1. A baseline run of the pipeline job builds everything.
+2. A second run is interrupted while dbt is building: the server crashes and comes back
+   (`pg_ctl restart -m immediate`: every session is cut, no shutdown checkpoint, WAL recovery).
+3. Ops re-execute the failed run "from failure".
 
 The interrupted run must end as a recorded failure that names the lost connection, leave no dbt
 session or half-built relation behind, and leave the marts readable to a BI login with the rows
-they had; the re-run must succeed; the history must still hold all three runs and every event
+they had. The webserver and the daemon must ride through the crash. The re-execution must succeed,
+and the history, in the instance and in the UI, must still hold all three runs and every event
 stored before the crash.
 
 The other faults live with the machinery they test: a refresh that errors keeps the previous
@@ -20,15 +24,17 @@ data readable (`test_materialization.py`), and two runs of one tier never overla
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from psycopg import sql
 
@@ -41,11 +47,57 @@ pytestmark = pytest.mark.slow
 
 GENEROUS_BUDGET_MS = 60_000.0
 RUN_TIMEOUT_S = 900
+# An orphaned dbt would go on for the rest of the build (half a minute or more at scale 1).
+DBT_GONE_TIMEOUT_S = 10
 # The crash comes once dbt has reported this many built nodes: well inside the build.
 MATERIALIZATIONS_BEFORE_CRASH = 25
 BI_LOGIN = "fault_test_bi"
 BI_PASSWORD = "fault-test-password"
 LEFTOVER_RELATION = r"__(vv|dbt)_"
+DAEMON_HEALTH = """
+{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }
+"""
+LAUNCH = """
+mutation Launch($location: String!, $job: String!, $config: RunConfigData) {
+  launchRun(executionParams: {
+    selector: {repositoryLocationName: $location, repositoryName: "__repository__", jobName: $job}
+    runConfigData: $config
+  }) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+REEXECUTE = """
+mutation Reexecute($parent: String!) {
+  launchRunReexecution(reexecutionParams: {parentRunId: $parent, strategy: FROM_FAILURE}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+# What an ops person's first page loads touch: runs and their events, daemon heartbeats, schedules
+# (each storage the webserver keeps a pooled connection to).
+OVERVIEW = """
+query Overview($run: ID!) {
+  runOrError(runId: $run) {
+    __typename
+    ... on Run { status eventConnection { events { __typename } } }
+  }
+  instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } }
+  repositoriesOrError {
+    ... on RepositoryConnection { nodes { schedules { name scheduleState { status } } } }
+  }
+}
+"""
+RUNS = """
+query Runs($ids: [String!]) {
+  runsOrError(filter: {runIds: $ids}) { ... on Runs { results { runId status } } }
+}
+"""
 
 
 @dataclass
@@ -53,46 +105,73 @@ class Stack:
     server: database.EmbeddedServer
     warehouse: database.ConnectionSettings
     instance: DagsterInstance
-    env: dict[str, str]
-    config_file: Path
+    run_config: dict[str, Any]
+    services: ui.Services
     logs: Path
 
-    def launch(self, name: str) -> subprocess.Popen:
-        """The pipeline job as a run of its own process, recorded in the instance."""
-        log = (self.logs / f"{name}.log").open("w")
-        return subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "dagster"),
-                "job",
-                "execute",
-                "-m",
-                ui.DEFINITIONS_MODULE,
-                "-j",
-                PIPELINE_JOB,
-                "-c",
-                str(self.config_file),
-            ],
-            env=self.env,
-            cwd=database.PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    # -- through the UI ------------------------------------------------------------------
+    def _mutation(self, query: str, variables: dict[str, Any], field: str) -> str:
+        payload = ui.graphql(self.services.url, query, variables)
+        assert not payload.get("errors"), payload["errors"]
+        launched = payload["data"][field]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        return launched["run"]["runId"]
 
+    def launch(self) -> str:
+        """Launch the pipeline job as the UI's Launchpad does; its run id."""
+        variables = {"location": ui.LOCATION_NAME, "job": PIPELINE_JOB, "config": self.run_config}
+        return self._mutation(LAUNCH, variables, "launchRun")
+
+    def reexecute_from_failure(self, run_id: str) -> str:
+        return self._mutation(REEXECUTE, {"parent": run_id}, "launchRunReexecution")
+
+    def ui_overview(self, run_id: str) -> list[Any]:
+        """Errors of the overview a person loads first (none expected)."""
+        payload = ui.graphql(self.services.url, OVERVIEW, {"run": run_id})
+        return payload.get("errors") or []
+
+    def ui_history(self, run_ids: list[str]) -> list[tuple[str, str]]:
+        payload = ui.graphql(self.services.url, RUNS, {"ids": run_ids})
+        assert not payload.get("errors"), payload["errors"]
+        return [(run["runId"], run["status"]) for run in payload["data"]["runsOrError"]["results"]]
+
+    def ui_healthy(self, timeout: float = 180) -> float:
+        """Seconds until the webserver answers and every required daemon reports healthy."""
+        started = time.monotonic()
+        while True:
+            for process in self.services.processes:
+                assert process.poll() is None, f"{process.args[0]} exited"
+            payload = ui.graphql(self.services.url, DAEMON_HEALTH)
+            if not payload.get("errors"):
+                statuses = payload["data"]["instance"]["daemonHealth"]["allDaemonStatuses"]
+                if all(status["healthy"] for status in statuses if status["required"]):
+                    return time.monotonic() - started
+            assert time.monotonic() - started < timeout, payload
+            time.sleep(2)
+
+    # -- the instance --------------------------------------------------------------------
     def run_ids(self) -> list[str]:
         """Run ids of the pipeline job, newest first."""
         runs = self.instance.get_runs(filters=RunsFilter(job_name=PIPELINE_JOB))
         return [run.run_id for run in runs]
 
-    def new_run_id(self, known: list[str], process: subprocess.Popen) -> str:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            fresh = [run_id for run_id in self.run_ids() if run_id not in known]
-            if fresh:
-                return fresh[0]
-            assert process.poll() is None, "the run process ended before its run was recorded"
-            time.sleep(0.5)
-        raise AssertionError("no run was recorded within 120 s")
+    def finished(self, run_id: str) -> bool:
+        run = self.instance.get_run_by_id(run_id)
+        return run is not None and run.is_finished
+
+    def wait_for_run(self, run_id: str) -> DagsterRunStatus:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while not self.finished(run_id):
+            assert time.monotonic() < deadline, f"run {run_id} did not finish"
+            time.sleep(1)
+        return self.instance.get_run_by_id(run_id).status
+
+    def failures(self, run_id: str) -> str:
+        events = self.instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+        return "\n".join(
+            f"{event.step_key}: {event.dagster_event.event_specific_data.error.to_string()}"
+            for event in events
+        )[-4000:]
 
     def count(self, run_id: str, event_type: DagsterEventType | None = None) -> int:
         return len(self.instance.all_logs(run_id, of_type=event_type))
@@ -101,12 +180,20 @@ class Stack:
         events = self.instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
         return sum(1 for event in events if event.step_key == DBT_ASSETS_NAME)
 
+    # -- the warehouse -------------------------------------------------------------------
     def dbt_sessions(self) -> int:
         with database.connect(self.warehouse, autocommit=True) as conn:
             return conn.execute(
                 "select count(*) from pg_stat_activity"
                 " where application_name like 'dbt%%' and pid <> pg_backend_pid()"
             ).fetchone()[0]
+
+    def wait_for_no_dbt_session(self, timeout: float) -> float:
+        started = time.monotonic()
+        while (sessions := self.dbt_sessions()) != 0:
+            assert time.monotonic() - started < timeout, f"{sessions} dbt session(s) still open"
+            time.sleep(0.5)
+        return time.monotonic() - started
 
     def postmaster_start(self) -> object:
         with database.connect(self.warehouse, autocommit=True) as conn:
@@ -136,15 +223,6 @@ class Stack:
         return [row[0] for row in rows]
 
 
-def wait(process: subprocess.Popen) -> int:
-    try:
-        return process.wait(timeout=RUN_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("fault")
@@ -155,35 +233,42 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         database.ensure_database(warehouse)
         handle = project.dbt_project(base / "dbt_target")
         home = dagster_home.prepare(warehouse, base / "dagster_home")
-        env = ui.process_env(warehouse, home, {project.TARGET_PATH_ENV: str(handle.target_path)})
-        project.parse(handle, env=env)
-        config = pipeline.run_config(
+        extra = {project.TARGET_PATH_ENV: str(handle.target_path)}
+        project.parse(handle, env=ui.process_env(warehouse, home, extra))
+        run_config = pipeline.run_config(
             scale=1, seed=42, budget_overrides_ms={"*": GENEROUS_BUDGET_MS}, benchmark_runs=3
         )
-        config_file = base / "run_config.yaml"
-        config_file.write_text(yaml.safe_dump(config))
         instance = dagster_home.open_instance(warehouse, home)
+        services = ui.start(
+            warehouse,
+            port=database.free_port(),
+            home=home,
+            extra_env=extra,
+            log_dir=base / "ui",
+            timeout=300,
+        )
         try:
-            yield Stack(server, warehouse, instance, env, config_file, base)
+            yield Stack(server, warehouse, instance, run_config, services, base)
         finally:
+            services.stop()
             instance.dispose()
     finally:
         server.destroy()
 
 
 def test_database_restart_during_a_run(stack: Stack) -> None:
-    manifest = project.load_manifest(project.dbt_project(stack.env[project.TARGET_PATH_ENV]))
+    manifest = project.load_manifest(project.dbt_project(stack.logs / "dbt_target"))
     marts = sorted(node["name"] for node in project.mart_nodes(manifest).values())
-    rows: list[list[str]] = []
+    rows: list[list[object]] = []
 
     # 1. Baseline.
     started = time.monotonic()
-    baseline = stack.launch("1_baseline")
-    baseline_id = stack.new_run_id([], baseline)
-    assert wait(baseline) == 0, (stack.logs / "1_baseline.log").read_text()[-4000:]
+    baseline_id = stack.launch()
+    status = stack.wait_for_run(baseline_id)
+    assert status == DagsterRunStatus.SUCCESS, stack.failures(baseline_id)
     baseline_events = stack.count(baseline_id)
     baseline_built = stack.count(baseline_id, DagsterEventType.ASSET_MATERIALIZATION)
-    rows.append(["1 baseline", "SUCCESS", f"{time.monotonic() - started:.0f}", f"{baseline_built}"])
+    rows.append(["1 baseline", status.value, f"{time.monotonic() - started:.0f}", baseline_built])
     with database.connect(stack.warehouse, autocommit=True) as conn:
         conn.execute(
             sql.SQL("create role {} login password {} in role value_view_reader").format(
@@ -192,14 +277,14 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
         )
     before = stack.bi_counts(marts)
     assert all(before.values()), before
+    assert stack.ui_overview(baseline_id) == []
 
     # 2. The server crashes and restarts while dbt builds.
     started = time.monotonic()
-    interrupted = stack.launch("2_interrupted")
-    interrupted_id = stack.new_run_id([baseline_id], interrupted)
+    interrupted_id = stack.launch()
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
-        assert interrupted.poll() is None, "the run ended before the crash"
+        assert not stack.finished(interrupted_id), "the run ended before the crash"
         assert time.monotonic() < deadline, "dbt did not get far enough to be interrupted"
         if stack.built_by_dbt(interrupted_id) >= MATERIALIZATIONS_BEFORE_CRASH:
             sessions_at_crash = stack.dbt_sessions()
@@ -211,46 +296,50 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
     restart_started = time.monotonic()
     stack.server.restart("immediate")
     restart_s = time.monotonic() - restart_started
-    assert interrupted.poll() is None, "the run ended before the crash"
-    assert sessions_at_crash >= 1, "dbt was not connected when the server went down"
     assert stack.postmaster_start() > server_started
+    # The UI's first answer after the crash is a good one: its pooled connections died with the
+    # server and are replaced before use (orchestration/dagster_storage.py).
+    assert stack.ui_overview(baseline_id) == []
 
-    assert wait(interrupted) != 0
-    run = stack.instance.get_run_by_id(interrupted_id)
-    assert run.status == DagsterRunStatus.FAILURE
+    status = stack.wait_for_run(interrupted_id)
+    assert status == DagsterRunStatus.FAILURE
     assert stack.count(interrupted_id, DagsterEventType.RUN_FAILURE) == 1
     failures = stack.instance.all_logs(interrupted_id, of_type=DagsterEventType.STEP_FAILURE)
     assert [event.step_key for event in failures] == [DBT_ASSETS_NAME]
-    message = failures[0].dagster_event.event_specific_data.error.to_string()
-    assert "connection" in message.lower(), message[-2000:]
-    # Nothing of the failed run goes on: no dbt session, no half-built relation.
-    assert stack.dbt_sessions() == 0
+    assert "connection" in stack.failures(interrupted_id).lower(), stack.failures(interrupted_id)
+    # Nothing of the failed run goes on: its dbt ends with it (at once when dbt itself failed;
+    # through value-view-dbt's SIGINT when the step failed first, as when Dagster could not
+    # record an event during the crash), and no half-built relation is left.
+    dbt_gone_s = stack.wait_for_no_dbt_session(timeout=DBT_GONE_TIMEOUT_S)
     assert stack.leftovers() == []
     # BI logins read what was there.
     assert stack.bi_counts(marts) == before
     built = stack.count(interrupted_id, DagsterEventType.ASSET_MATERIALIZATION)
-    rows.append(["2 crash mid-build", "FAILURE", f"{time.monotonic() - started:.0f}", f"{built}"])
+    rows.append(["2 crash mid-build", status.value, f"{time.monotonic() - started:.0f}", built])
 
-    # 3. A re-run succeeds.
+    # The webserver and the daemon ride through it.
+    ui_back_s = stack.ui_healthy()
+
+    # 3. Ops re-execute the failed run from failure; it succeeds.
     started = time.monotonic()
-    rerun = stack.launch("3_rerun")
-    rerun_id = stack.new_run_id([baseline_id, interrupted_id], rerun)
-    assert wait(rerun) == 0, (stack.logs / "3_rerun.log").read_text()[-4000:]
-    rerun_built = stack.count(rerun_id, DagsterEventType.ASSET_MATERIALIZATION)
-    assert rerun_built == baseline_built
+    rerun_id = stack.reexecute_from_failure(interrupted_id)
+    status = stack.wait_for_run(rerun_id)
+    assert status == DagsterRunStatus.SUCCESS, stack.failures(rerun_id)
+    assert stack.instance.get_run_by_id(rerun_id).parent_run_id == interrupted_id
+    # From failure: the dbt step again (every model and test) and the checks after it.
+    assert stack.built_by_dbt(rerun_id) == stack.built_by_dbt(baseline_id)
     assert stack.bi_counts(marts) == before
-    rows.append(["3 re-run", "SUCCESS", f"{time.monotonic() - started:.0f}", f"{rerun_built}"])
+    rerun_built = stack.count(rerun_id, DagsterEventType.ASSET_MATERIALIZATION)
+    seconds = f"{time.monotonic() - started:.0f}"
+    rows.append(["3 re-executed from failure", status.value, seconds, rerun_built])
 
-    # History: all three runs with their outcome, and every event stored before the crash.
-    statuses = {
-        run_id: stack.instance.get_run_by_id(run_id).status
-        for run_id in (baseline_id, interrupted_id, rerun_id)
-    }
+    # History, in the instance and in the UI: all three runs with their outcome, and every
+    # event stored before the crash.
     assert stack.run_ids() == [rerun_id, interrupted_id, baseline_id]
-    assert list(statuses.values()) == [
-        DagsterRunStatus.SUCCESS,
-        DagsterRunStatus.FAILURE,
-        DagsterRunStatus.SUCCESS,
+    assert stack.ui_history([baseline_id, interrupted_id, rerun_id]) == [
+        (rerun_id, "SUCCESS"),
+        (interrupted_id, "FAILURE"),
+        (baseline_id, "SUCCESS"),
     ]
     assert stack.count(baseline_id) == baseline_events
     assert stack.count(interrupted_id) >= stored_before_crash
@@ -261,6 +350,92 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
         title=(
             f"server crashed and restarted in {restart_s:.1f} s with {sessions_at_crash} dbt"
             f" session(s) open; {stored_before_crash} events of the interrupted run stored"
-            " before the crash, all kept"
+            f" before the crash, all kept; dbt gone {dbt_gone_s:.1f} s after the run ended;"
+            f" webserver and daemon healthy {ui_back_s:.0f} s later"
         ),
     )
+
+
+# -- dbt ends with the step that started it ------------------------------------------------
+
+PARENT = """
+import subprocess, sys, time
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+SLEEP_SQL = "select pg_sleep(300) as slept_in_fault_test"
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def _sleeping_sessions(warehouse: database.ConnectionSettings) -> list[int]:
+    with database.connect(warehouse, autocommit=True) as conn:
+        rows = conn.execute(
+            "select pid from pg_stat_activity where query like %s and pid <> pg_backend_pid()",
+            (f"%{SLEEP_SQL}%",),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["value-view-dbt", "plain-dbt"])
+def test_dbt_ends_when_the_process_that_started_it_dies(
+    guarded: bool, warehouse: database.ConnectionSettings, tmp_path: Path
+) -> None:
+    """A step process killed mid-query takes its dbt with it through ``value-view-dbt``; plain
+    dbt, the control, goes on running as an orphan."""
+    executable = project.guarded_dbt_executable() if guarded else project.dbt_executable()
+    if guarded:
+        assert Path(executable).name == "value-view-dbt"
+    env = {**os.environ, **warehouse.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env.pop("VALUE_VIEW_DATABASE_URL", None)
+    command = [
+        executable,
+        "show",
+        "--inline",
+        SLEEP_SQL,
+        "--target-path",
+        str(tmp_path / "target"),
+        "--log-path",
+        str(tmp_path / "logs"),
+    ]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, *command],
+        env=env,
+        cwd=database.PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    dbt_pid = int(parent.stdout.readline())
+    try:
+        deadline = time.monotonic() + 180
+        while not _sleeping_sessions(warehouse):
+            assert _alive(dbt_pid), "dbt ended before its query started"
+            assert time.monotonic() < deadline, "dbt's query did not start"
+            time.sleep(0.5)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while _alive(dbt_pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if guarded:
+            assert not _alive(dbt_pid), "dbt outlived its parent"
+            assert _sleeping_sessions(warehouse) == []
+        else:
+            assert _alive(dbt_pid), "plain dbt ended with its parent: the control shows nothing"
+            assert _sleeping_sessions(warehouse)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if _alive(dbt_pid):
+            os.kill(dbt_pid, signal.SIGKILL)
+        with database.connect(warehouse, autocommit=True) as conn:
+            for pid in _sleeping_sessions(warehouse):
+                conn.execute("select pg_terminate_backend(%s)", (pid,))

@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -37,20 +35,8 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        payload = json.loads(response.read())
+    payload = ui.graphql(url, query, variables)
     assert not payload.get("errors"), payload.get("errors")
     return payload["data"]
 
@@ -81,7 +67,7 @@ def webserver(warehouse, dbt_project, tmp_path_factory: pytest.TempPathFactory):
     env.pop("VALUE_VIEW_DATABASE_URL", None)
     if not warehouse.password:
         env.pop("PGPASSWORD", None)
-    port = _free_port()
+    port = database.free_port()
     with (home / "value-view-ui.log").open("w") as log:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "value-view"), "ui", "--port", str(port)],
