@@ -1,4 +1,6 @@
-{{ config(meta={'dagster': {'ref': {'name': 'professional_tier_performance_metrics', 'version': 1}}}) }}
+{{ config(meta={'dagster': {'ref': {
+    'name': 'professional_tier_performance_metrics', 'version': 1
+}}}) }}
 
 -- professional_tier_performance_metrics counts exactly the live evaluations
 -- (stg_evaluations__business_evaluations) created in the 7 days before its last refresh, per
