@@ -259,6 +259,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def test_database_restart_during_a_run(stack: Stack) -> None:
     manifest = project.load_manifest(project.dbt_project(stack.logs / "dbt_target"))
     marts = sorted(node["name"] for node in project.mart_nodes(manifest).values())
+    # A mart over a window of the clock (the last 7 days by hour) gains and loses rows at every
+    # refresh; the others hold the same rows for the same data.
+    windowed = {
+        node["name"]
+        for node in project.mart_nodes(manifest).values()
+        if "current_timestamp - interval" in node["raw_code"]
+    }
+    assert windowed == {"professional_tier_performance_metrics"}
+
+    def same_rows(counts: dict[str, int]) -> bool:
+        """Every mart readable; the same rows as the baseline, except clock windows (non-empty)."""
+        return set(counts) == set(before) and all(
+            counts[name] > 0 if name in windowed else counts[name] == before[name]
+            for name in counts
+        )
+
     rows: list[list[object]] = []
 
     # 1. Baseline.
@@ -313,7 +329,8 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
     dbt_gone_s = stack.wait_for_no_dbt_session(timeout=DBT_GONE_TIMEOUT_S)
     assert stack.leftovers() == []
     # BI logins read what was there.
-    assert stack.bi_counts(marts) == before
+    after = stack.bi_counts(marts)
+    assert same_rows(after), (after, before)
     built = stack.count(interrupted_id, DagsterEventType.ASSET_MATERIALIZATION)
     rows.append(["2 crash mid-build", status.value, f"{time.monotonic() - started:.0f}", built])
 
@@ -328,7 +345,8 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
     assert stack.instance.get_run_by_id(rerun_id).parent_run_id == interrupted_id
     # From failure: the dbt step again (every model and test) and the checks after it.
     assert stack.built_by_dbt(rerun_id) == stack.built_by_dbt(baseline_id)
-    assert stack.bi_counts(marts) == before
+    after = stack.bi_counts(marts)
+    assert same_rows(after), (after, before)
     rerun_built = stack.count(rerun_id, DagsterEventType.ASSET_MATERIALIZATION)
     seconds = f"{time.monotonic() - started:.0f}"
     rows.append(["3 re-executed from failure", status.value, seconds, rerun_built])
