@@ -21,35 +21,34 @@ PR_SET_PDEATHSIG = 1
 PARENT_SIGNAL = signal.SIGINT
 
 
-def real_dbt() -> str:
-    """The dbt installed beside this interpreter, else the one on PATH."""
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter, else the one on PATH.
+
+    Kept here, in a module that imports nothing heavy, so the launcher starts quickly;
+    ``orchestration.project`` uses the same lookup."""
     candidate = Path(sys.executable).parent / "dbt"
     if candidate.exists():
         return str(candidate)
-    found = shutil.which("dbt")
-    if found is None:
-        sys.exit("value-view-dbt: dbt is not installed beside this Python nor on PATH")
-    return found
+    return shutil.which("dbt") or "dbt"
 
 
-def bind_to_parent() -> bool:
-    """Ask for PARENT_SIGNAL when the parent exits; False where the system cannot."""
+def bind_to_parent() -> None:
+    """Ask for PARENT_SIGNAL when the parent exits (Linux; elsewhere nothing is asked)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return
     parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, int(PARENT_SIGNAL), 0, 0, 0) != 0:
-        return False
+        return
     if os.getppid() != parent:
         # The parent went before the request took effect: nobody is waiting for this build.
         sys.exit(128 + int(PARENT_SIGNAL))
-    return True
 
 
 def main() -> None:
     bind_to_parent()
-    dbt = real_dbt()
-    os.execv(dbt, [dbt, *sys.argv[1:]])
+    dbt = dbt_executable()
+    os.execvp(dbt, [dbt, *sys.argv[1:]])
 
 
 if __name__ == "__main__":

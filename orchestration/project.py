@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -23,6 +22,7 @@ from typing import Any
 from dagster_dbt import DbtProject
 
 from orchestration.database import PROJECT_ROOT
+from orchestration.dbt_guard import dbt_executable
 
 # Dagster keeps its own dbt artifacts apart from an analytics engineer's `target/`.
 DEFAULT_TARGET_PATH = Path("target") / "dagster"
@@ -36,14 +36,6 @@ WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 class DbtCommandError(RuntimeError):
     """A dbt command the orchestration runs itself (parse, compile) failed."""
-
-
-def dbt_executable() -> str:
-    """The dbt installed beside this interpreter, else the one on PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
-    if candidate.exists():
-        return str(candidate)
-    return shutil.which("dbt") or "dbt"
 
 
 def guarded_dbt_executable() -> str:

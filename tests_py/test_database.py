@@ -104,6 +104,7 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
         assert server.restart("fast") == first
         with pytest.raises(psycopg.OperationalError):
             session.execute("select 1")
+        session.close()
         with database.connect(first) as conn:
             assert conn.execute("select pg_postmaster_start_time()").fetchone()[0] > started
         with pytest.raises(database.SettingsError, match="restart mode"):
