@@ -18,12 +18,6 @@
 {%- endmacro %}
 
 
-{#- A SQL string literal. -#}
-{% macro value_view_sql_literal(value) -%}
-    '{{ value | string | replace("'", "''") }}'
-{%- endmacro %}
-
-
 {#-
     The BI-facing relations, derived from the graph: every enabled, non-ephemeral model of this
     project under models/marts/. A versioned mart contributes its versioned relation

@@ -1,15 +1,17 @@
-{#-
-    Generic test quality_check(check, column=none), declared on a quarantine model: reports
-    every row of the model that the rule (check, column) of quality_rules() caught. A rule that
-    is not in the catalogue fails the compilation, so a test cannot silently watch a rule that
-    no longer runs; tests_py/test_bad_input.py checks that each test is named after its rule
-    (quality_<check>_<table>[_<column>]).
+{#
+    quality_check(check, column=none)
+
+    Declared on a quarantine model: rejects (reports) every row of the model that the rule
+    (check, column) of quality_rules() caught, returning the source table, column, row id,
+    tenant, offending value, disposition and description. A rule that is not in the catalogue
+    (macros/quality/quality_tables.sql) fails the compilation, so a test cannot silently watch a
+    rule that no longer runs; tests_py/test_bad_input.py checks that each test is named after its
+    rule (quality_<check>_<table>[_<column>]).
 
     Severity warn: the build goes on, the rows are kept out of the marts (or flagged), and the
     failing rows are stored in schema <target>_quality under the test's name.
-    Written as a `test_` macro so it can live with the other quality macros.
--#}
-{% macro test_quality_check(model, check, column=none) -%}
+#}
+{% test quality_check(model, check, column=none) -%}
     {{ config(severity="warn", store_failures=true, schema="quality", tags=["quality"]) }}
     {%- set table = model.identifier | replace("quarantine_", "", 1) -%}
     {%- set matching = [] -%}
@@ -39,4 +41,4 @@
         {%- if column is not none %}
         and column_name = {{ value_view_sql_literal(column) }}
         {%- endif %}
-{%- endmacro %}
+{%- endtest %}
