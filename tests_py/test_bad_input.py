@@ -28,7 +28,7 @@ from orchestration import database, demo_data, project, quality
 
 SEED = 42
 SCHEMA = "vital"
-QUALITY_SELECTION = ["--select", "path:models/quarantine", "path:tests/singular/quality"]
+QUALITY_SELECTION = ["--select", "path:models/quarantine", "path:tests/singular/quarantine"]
 CHECKS = {
     "null_key",
     "duplicate_key",
