@@ -1,7 +1,9 @@
 """The Dagster code location: assembles assets, checks, jobs, schedules and resources.
 
 Loaded lazily by Dagster's tools (``dagster definitions validate``, the webserver, the daemon);
-``build_definitions`` takes a DbtProject so tests can point it at their own dbt target path.
+``build_definitions`` takes a DbtProject so tests can point it at their own dbt target path, and a
+deployment (default: ``VALUE_VIEW_TARGET``, else dev) that decides whether the demo-data loader
+is part of it: only dev and ci may write the source tables.
 """
 
 from __future__ import annotations
@@ -9,19 +11,23 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtProject
 
-from orchestration import project
-from orchestration.archive import archive_professional_data_job, archive_schedules
-from orchestration.assets import build_dbt_assets, build_demo_data_asset
-from orchestration.checks import (
+from orchestration.defs import project
+from orchestration.defs.archive import archive_professional_data_job, archive_schedules
+from orchestration.defs.assets import build_dbt_assets
+from orchestration.defs.checks import (
     BENCHMARK_OP_TAG,
     build_freshness_checks,
     build_latency_checks,
     build_warehouse_checks,
     warehouse_spec,
 )
-from orchestration.resources import BenchmarkResource, WarehouseResource, dbt_resource
-from orchestration.schedules import build_refresh_schedules, pipeline_job
-from orchestration.translator import ValueViewTranslator
+from orchestration.defs.demo import DEMO_DATA_KEY, vital_demo_data
+from orchestration.defs.resources import BenchmarkResource, WarehouseResource, dbt_resource
+from orchestration.defs.schedules import build_refresh_schedules, pipeline_job
+from orchestration.defs.sources import build_source_observations
+from orchestration.defs.translator import ValueViewTranslator
+from orchestration.lib import manifest as manifests
+from orchestration.lib import settings
 
 # Latency checks time queries: never two at once inside a run.
 EXECUTOR = dg.multiprocess_executor.configured(
@@ -29,16 +35,24 @@ EXECUTOR = dg.multiprocess_executor.configured(
 )
 
 
-def build_definitions(dbt_project: DbtProject | None = None) -> dg.Definitions:
+def build_definitions(
+    dbt_project: DbtProject | None = None, deployment: str | None = None
+) -> dg.Definitions:
     """Everything Dagster knows about Value View, derived from the dbt manifest."""
     dbt_project = dbt_project or project.dbt_project()
+    deployment = deployment or settings.deployment()
+    with_demo_data = settings.demo_data_enabled({settings.TARGET_ENV: deployment})
     manifest = project.load_manifest(dbt_project)
     translator = ValueViewTranslator()
     dbt_assets = build_dbt_assets(dbt_project, manifest, translator)
-    mart_keys = [translator.get_asset_key(node) for node in project.mart_nodes(manifest).values()]
+    mart_keys = [translator.get_asset_key(node) for node in manifests.mart_nodes(manifest).values()]
+    sources = build_source_observations(
+        manifest, translator, upstream=[DEMO_DATA_KEY] if with_demo_data else []
+    )
     return dg.Definitions(
         assets=[
-            build_demo_data_asset(manifest, translator),
+            *([vital_demo_data] if with_demo_data else []),
+            sources,
             dbt_assets,
             warehouse_spec(mart_keys),
         ],
@@ -47,7 +61,7 @@ def build_definitions(dbt_project: DbtProject | None = None) -> dg.Definitions:
             *build_freshness_checks(manifest, translator),
             *build_warehouse_checks(mart_keys),
         ],
-        jobs=[pipeline_job(), archive_professional_data_job],
+        jobs=[pipeline_job(sources), archive_professional_data_job],
         schedules=[
             *build_refresh_schedules(manifest, translator, dbt_assets),
             *archive_schedules(),

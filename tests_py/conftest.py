@@ -1,28 +1,59 @@
-"""Shared fixtures: a real PostgreSQL server and a throwaway database per test session."""
+"""Shared fixtures: a real PostgreSQL server, a throwaway database per test session, and the dbt
+project parsed for it with the Dagster definitions built from it."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from dagster import Definitions
+from dagster_dbt import DbtProject
 
-from orchestration import database
+from orchestration.definitions import build_definitions
+from orchestration.defs import project
+from orchestration.lib import database, settings
+from orchestration.lib.dbt_runner import dbt_env
 
 
 @pytest.fixture(scope="session")
 def server() -> database.ConnectionSettings:
     """The server under test: PG*/VALUE_VIEW_DATABASE_URL when set, else the embedded one."""
-    return database.resolve()
+    return settings.resolve()
 
 
 @pytest.fixture(scope="session")
 def warehouse(server: database.ConnectionSettings) -> Iterator[database.ConnectionSettings]:
     """A fresh database for this test session, dropped afterwards."""
-    settings = server.with_database(f"vv_test_{os.getpid()}_{secrets.token_hex(3)}")
-    database.ensure_database(settings)
+    test_settings = server.with_database(f"vv_test_{os.getpid()}_{secrets.token_hex(3)}")
+    database.ensure_database(test_settings)
     try:
-        yield settings
+        yield test_settings
     finally:
-        database.drop_database(settings)
+        database.drop_database(test_settings)
+
+
+@pytest.fixture(scope="session")
+def dbt_project(
+    warehouse: database.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> DbtProject:
+    """The dbt project parsed for the test warehouse (relation names carry its database)."""
+    handle = project.dbt_project(tmp_path_factory.getbasetemp() / f"dbt_{warehouse.dbname}")
+    project.parse(handle, env=dbt_env(warehouse))
+    return handle
+
+
+@pytest.fixture(scope="session")
+def manifest(dbt_project: DbtProject) -> dict[str, Any]:
+    """A private copy of the parsed manifest: a test may not change what another reads."""
+    return json.loads(Path(dbt_project.manifest_path).read_text())
+
+
+@pytest.fixture(scope="session")
+def defs(dbt_project: DbtProject) -> Definitions:
+    """The code location of the dev deployment (with the demo-data loader)."""
+    return build_definitions(dbt_project, deployment="dev")

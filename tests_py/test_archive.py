@@ -8,8 +8,10 @@ import datetime as dt
 import pytest
 from psycopg import sql
 
-from orchestration import archive, database, demo_data
-from orchestration.resources import WarehouseResource
+from orchestration.defs import archive as archive_job
+from orchestration.defs.resources import WarehouseResource
+from orchestration.lib import archive, database
+from orchestration.tools import demo_data
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +129,7 @@ def test_reconcile_rejects_counts_that_do_not_add_up() -> None:
 
 def test_archive_job_runs_in_dagster(source) -> None:
     later = REFERENCE + dt.timedelta(days=800)
-    result = archive.archive_professional_data_job.execute_in_process(
+    result = archive_job.archive_professional_data_job.execute_in_process(
         run_config={
             "ops": {
                 "archive_professional_data_op": {"config": {"reference_time": later.isoformat()}}
@@ -146,4 +148,4 @@ def test_archive_job_runs_in_dagster(source) -> None:
         metadata["evaluations_before"].value + metadata["archive_before"].value
         == metadata["evaluations_after"].value + metadata["archive_after"].value
     )
-    assert result.dagster_run.tags["value_view/tier"] == archive.ARCHIVE_TIER
+    assert result.dagster_run.tags["value_view/tier"] == archive_job.ARCHIVE_TIER

@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from orchestration import database, demo_data, project, quality
+from orchestration.lib import database, quality
+from orchestration.lib import dbt_runner as project
+from orchestration.tools import demo_data
 
 SEED = 42
 SCHEMA = "vital"

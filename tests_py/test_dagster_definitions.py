@@ -7,7 +7,6 @@ orchestration/, so a schedule that drifts from the YAML fails.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -20,29 +19,13 @@ import pytest
 from dagster import AssetKey, DefaultScheduleStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from orchestration import archive, assets, checks, dagster_home, database, project
-from orchestration.definitions import build_definitions
-from orchestration.translator import TIER_TAG, ValueViewTranslator, owner_of
+from orchestration.defs import archive, assets, checks
+from orchestration.defs.translator import TIER_TAG, ValueViewTranslator, owner_of
+from orchestration.lib import database, health, measure, settings
+from orchestration.lib import manifest as project
+from orchestration.tools import instance as dagster_home
 
 MART_FOLDERS = {"value_view": "marts", "realtime": "realtime", "rollups": "rollups"}
-
-
-@pytest.fixture(scope="module")
-def dbt_project(tmp_path_factory: pytest.TempPathFactory):
-    target = tmp_path_factory.getbasetemp() / "dbt_target"
-    handle = project.dbt_project(target)
-    project.parse(handle)
-    return handle
-
-
-@pytest.fixture(scope="module")
-def manifest(dbt_project) -> dict:
-    return json.loads(Path(dbt_project.manifest_path).read_text())
-
-
-@pytest.fixture(scope="module")
-def defs(dbt_project):
-    return build_definitions(dbt_project)
 
 
 def _meta(node: dict) -> dict:
@@ -107,7 +90,7 @@ def test_definitions_validate_from_repo_root(dbt_project) -> None:
     env = dict(os.environ, **{project.TARGET_PATH_ENV: str(dbt_project.target_path)})
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate"],
-        cwd=database.PROJECT_ROOT,
+        cwd=settings.PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -263,18 +246,18 @@ def test_owners() -> None:
 
 
 def test_latency_verdict_fails_over_budget() -> None:
-    plan = checks.PlanSummary("Limit", ("Index Scan",), "Index Scan", False)
-    measured = checks.Measurement(timings_ms=(1.0, 2.0, 3.0, 50.0), rows=10, plan=plan)
-    assert checks.latency_verdict(measured, 100, 10)[0]
-    assert not checks.latency_verdict(measured, 5, 10)[0]
-    assert not checks.latency_verdict(measured, 100, 5)[0]
+    plan = measure.PlanSummary("Limit", ("Index Scan",), "Index Scan", False)
+    measured = measure.Measurement(timings_ms=(1.0, 2.0, 3.0, 50.0), rows=10, plan=plan)
+    assert measure.latency_verdict(measured, 100, 10)[0]
+    assert not measure.latency_verdict(measured, 5, 10)[0]
+    assert not measure.latency_verdict(measured, 100, 5)[0]
 
 
 def test_percentile() -> None:
     values = [float(v) for v in range(1, 21)]
-    assert checks.percentile(values, 0.5) == pytest.approx(10.5)
-    assert checks.percentile(values, 0.95) == pytest.approx(19.05)
-    assert checks.percentile([7.0], 0.95) == 7.0
+    assert measure.percentile(values, 0.5) == pytest.approx(10.5)
+    assert measure.percentile(values, 0.95) == pytest.approx(19.05)
+    assert measure.percentile([7.0], 0.95) == 7.0
 
 
 def test_plan_summary_flags_a_seq_scan_under_the_top() -> None:
@@ -291,7 +274,7 @@ def test_plan_summary_flags_a_seq_scan_under_the_top() -> None:
             }
         }
     ]
-    summary = checks.summarize_plan(plan)
+    summary = measure.summarize_plan(plan)
     assert summary.top_node == "Limit"
     assert summary.seq_scan_at_top
     indexed = [
@@ -303,29 +286,29 @@ def test_plan_summary_flags_a_seq_scan_under_the_top() -> None:
             }
         }
     ]
-    assert not checks.summarize_plan(indexed).seq_scan_at_top
+    assert not measure.summarize_plan(indexed).seq_scan_at_top
 
 
 def test_freshness_windows_and_verdict() -> None:
-    assert checks.max_age_for_cron("0 * * * *") == dt.timedelta(hours=2)
-    assert checks.max_age_for_cron("0 3 * * *") == dt.timedelta(hours=26)
-    assert checks.max_age_for_cron("0 1 * * 0") == dt.timedelta(days=8)
+    assert health.max_age_for_cron("0 * * * *") == dt.timedelta(hours=2)
+    assert health.max_age_for_cron("0 3 * * *") == dt.timedelta(hours=26)
+    assert health.max_age_for_cron("0 1 * * 0") == dt.timedelta(days=8)
     now = dt.datetime(2025, 9, 17, 12, tzinfo=dt.timezone.utc)
     window = dt.timedelta(hours=2)
-    assert checks.freshness_verdict(now - dt.timedelta(minutes=30), now, window)[0]
-    assert not checks.freshness_verdict(now - dt.timedelta(hours=3), now, window)[0]
-    assert not checks.freshness_verdict(None, now, window)[0]
+    assert health.freshness_verdict(now - dt.timedelta(minutes=30), now, window)[0]
+    assert not health.freshness_verdict(now - dt.timedelta(hours=3), now, window)[0]
+    assert not health.freshness_verdict(None, now, window)[0]
 
 
 def test_cache_hit_verdict() -> None:
-    assert checks.cache_hit_verdict(99_000, 1_000, 0.95)[0]
-    assert not checks.cache_hit_verdict(90_000, 10_000, 0.95)[0]
-    assert checks.cache_hit_verdict(10, 90, 0.95)[0]
+    assert health.cache_hit_verdict(99_000, 1_000, 0.95)[0]
+    assert not health.cache_hit_verdict(90_000, 10_000, 0.95)[0]
+    assert health.cache_hit_verdict(10, 90, 0.95)[0]
 
 
 def test_index_health_status() -> None:
     def stats(scans: int, read: int, fetched: int, table_scans: int, unique: bool = False):
-        return checks.IndexStats(
+        return health.IndexStats(
             "value_view", "mv_x", "idx", 8192, scans, read, fetched, unique, table_scans
         )
 

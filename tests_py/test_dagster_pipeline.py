@@ -8,10 +8,7 @@ benchmark an impossible budget to show that the gate fails and blocks what is do
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from dagster import (
@@ -24,33 +21,18 @@ from dagster import (
     define_asset_job,
 )
 
-from orchestration import checks, dagster_home, database, pipeline, project
-from orchestration.definitions import build_definitions
-from orchestration.schedules import refresh_tiers
-from orchestration.translator import ValueViewTranslator
+from orchestration.defs import checks
+from orchestration.defs.schedules import refresh_tiers
+from orchestration.defs.translator import ValueViewTranslator
+from orchestration.lib import database
+from orchestration.lib import manifest as project
+from orchestration.tools import instance as dagster_home
+from orchestration.tools import pipeline
 
 pytestmark = pytest.mark.slow
 
 GENEROUS_BUDGET_MS = 60_000.0
 IMPOSSIBLE_BUDGET_MS = 0.001
-
-
-@pytest.fixture(scope="module")
-def dbt_project(warehouse, tmp_path_factory: pytest.TempPathFactory):
-    """The dbt project parsed for the test warehouse (relation names carry its database)."""
-    handle = project.dbt_project(tmp_path_factory.getbasetemp() / f"dbt_{warehouse.dbname}")
-    project.parse(handle, env={**os.environ, **warehouse.env()})
-    return handle
-
-
-@pytest.fixture(scope="module")
-def manifest(dbt_project) -> dict:
-    return json.loads(Path(dbt_project.manifest_path).read_text())
-
-
-@pytest.fixture(scope="module")
-def defs(dbt_project) -> Definitions:
-    return build_definitions(dbt_project)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +63,16 @@ def _materialized(result) -> set[AssetKey]:
     }
 
 
+def _observed(result) -> dict[AssetKey, str | None]:
+    return {
+        event.asset_observation_data.asset_observation.asset_key: (
+            event.asset_observation_data.asset_observation.data_version
+        )
+        for event in result.all_events
+        if event.event_type_value == "ASSET_OBSERVATION"
+    }
+
+
 def _failures(result) -> list[str]:
     return [
         f"{event.step_key}: {event.event_specific_data.error.message[:2000]}"
@@ -92,8 +84,21 @@ def _failures(result) -> list[str]:
 def test_full_materialization_passes_every_check(full_run, defs, manifest, warehouse, instance):
     assert full_run.success, _failures(full_run)
     job = defs.resolve_job_def(pipeline.PIPELINE_JOB)
-    expected_assets = set(job.asset_layer.selected_asset_keys)
-    assert _materialized(full_run) == expected_assets
+    graph = job.asset_layer.asset_graph
+    selected = set(job.asset_layer.selected_asset_keys)
+    sources = {key for key in selected if graph.get(key).is_observable}
+    assert _materialized(full_run) == selected - sources
+    # Every source table is observed after the demo data loaded, with its row count as version.
+    observed = _observed(full_run)
+    assert (
+        set(observed)
+        == sources
+        == {
+            AssetKey([source["source_name"], source["name"]])
+            for source in manifest["sources"].values()
+        }
+    )
+    assert all(version and version != "missing" for version in observed.values()), observed
     evaluations = full_run.get_asset_check_evaluations()
     # dbt tests declared `severity: warn` report rows by design (the quality tests list the bad
     # rows the demo data carries on purpose): they may warn; nothing else may fail.

@@ -10,7 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration import cli, database
+from orchestration.lib import database
+from orchestration.lib import server as embedded
+from orchestration.lib import settings as project_settings
+from orchestration.tools import cli
 
 
 def test_url_setting_wins_over_pg_settings() -> None:
@@ -18,7 +21,7 @@ def test_url_setting_wins_over_pg_settings() -> None:
         "VALUE_VIEW_DATABASE_URL": "postgresql://bi:s3cret@db.internal:6543/analytics",
         "PGHOST": "elsewhere",
     }
-    settings = database.external_settings(env)
+    settings = project_settings.external_settings(env)
     assert settings is not None
     assert (settings.host, settings.port, settings.user, settings.password, settings.dbname) == (
         "db.internal",
@@ -31,14 +34,14 @@ def test_url_setting_wins_over_pg_settings() -> None:
 
 
 def test_pg_settings_select_an_external_server() -> None:
-    settings = database.external_settings({"PGHOST": "10.1.2.3", "PGPORT": "5433"})
+    settings = project_settings.external_settings({"PGHOST": "10.1.2.3", "PGPORT": "5433"})
     assert settings is not None
     assert (settings.host, settings.port, settings.dbname) == ("10.1.2.3", 5433, "value_view")
     assert settings.source == "pg-env"
 
 
 def test_no_settings_means_embedded() -> None:
-    assert database.external_settings({"HOME": "/root"}) is None
+    assert project_settings.external_settings({"HOME": "/root"}) is None
 
 
 @pytest.mark.parametrize(
@@ -53,7 +56,7 @@ def test_no_settings_means_embedded() -> None:
 )
 def test_wrong_settings_name_the_setting(env: dict[str, str], named: str) -> None:
     with pytest.raises(database.SettingsError, match=named):
-        database.external_settings(env)
+        project_settings.external_settings(env)
 
 
 def test_wrong_setting_is_a_one_line_cli_error() -> None:
@@ -61,7 +64,7 @@ def test_wrong_setting_is_a_one_line_cli_error() -> None:
     env.pop("VALUE_VIEW_DATABASE_URL", None)
     env["PGPORT"] = "not-a-port"
     result = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "env"],
+        [sys.executable, "-m", "orchestration.tools.cli", "env"],
         capture_output=True,
         text=True,
         env=env,
@@ -75,19 +78,19 @@ def test_wrong_setting_is_a_one_line_cli_error() -> None:
 
 def test_socket_directory_stays_short_for_a_deep_checkout(tmp_path: Path) -> None:
     deep = tmp_path.joinpath(*(["a_rather_long_directory_name"] * 8))
-    server = database.EmbeddedServer(home=deep / ".value_view")
+    server = embedded.EmbeddedServer(home=deep / ".value_view")
     socket_file = server.socket_dir / ".s.PGSQL.65535"
-    assert len(str(deep)) > database.SOCKET_PATH_LIMIT
-    assert len(str(socket_file).encode()) <= database.SOCKET_PATH_LIMIT
+    assert len(str(deep)) > embedded.SOCKET_PATH_LIMIT
+    assert len(str(socket_file).encode()) <= embedded.SOCKET_PATH_LIMIT
 
 
 @pytest.mark.skipif(
-    database.external_settings() is not None, reason="an external server is configured"
+    project_settings.external_settings() is not None, reason="an external server is configured"
 )
 def test_embedded_server_lifecycle(tmp_path: Path) -> None:
     """Start, reuse, report and stop a server whose data lives in a fresh home."""
     home = tmp_path.joinpath(*(["deeply_nested_checkout_folder"] * 5)) / ".value_view"
-    server = database.EmbeddedServer(home=home)
+    server = embedded.EmbeddedServer(home=home)
     try:
         first = server.start()
         again = server.start()
@@ -97,7 +100,7 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
             assert conn.execute("select current_database()").fetchone() == ("value_view",)
         socket_files = list(server.socket_dir.glob(".s.PGSQL.*"))
         assert socket_files, "the server listens on a unix socket too"
-        assert all(len(str(path).encode()) <= database.SOCKET_PATH_LIMIT for path in socket_files)
+        assert all(len(str(path).encode()) <= embedded.SOCKET_PATH_LIMIT for path in socket_files)
         # A restart keeps the port and ends the sessions open before it.
         session = database.connect(first, autocommit=True)
         started = session.execute("select pg_postmaster_start_time()").fetchone()[0]
@@ -122,7 +125,8 @@ def test_env_exports_let_psql_connect(server: database.ConnectionSettings, capsy
     exports = capsys.readouterr().out
     assert "export PGHOST=" in exports
     assert "export DBT_PROFILES_DIR=" in exports
-    script = f'{exports}\n"{database.psql_path()}" -XAtc "select 40 + 2"'
+    psql = database.client_path("psql", embedded.EmbeddedServer.bin_dir())
+    script = f'{exports}\n"{psql}" -XAtc "select 40 + 2"'
     clean = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
     result = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, env=clean, check=False
@@ -135,5 +139,5 @@ def test_db_url_and_status(server: database.ConnectionSettings, capsys) -> None:
     assert cli.main(["db", "url"]) == 0
     url = capsys.readouterr().out.strip()
     assert url.startswith("postgresql://")
-    assert database.settings_from_url(url).port == server.port
+    assert project_settings.settings_from_url(url).port == server.port
     assert cli.main(["db", "status"]) == 0

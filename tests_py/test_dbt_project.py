@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from orchestration import database, demo_data
+from orchestration.lib import database
+from orchestration.tools import demo_data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SPEC_TENANT = "f7aa6fd4-0af9-4706-8b31-034f1f7accda"
@@ -259,7 +260,7 @@ def odi_sandbox(
     for name in ("models", "macros", "seeds", "tests", "analyses"):
         shutil.copytree(PROJECT_ROOT / name, root / name)
     shutil.copy(PROJECT_ROOT / "dbt_project.yml", root / "dbt_project.yml")
-    ddl = (PROJECT_ROOT / "orchestration" / "sql" / "vital_schema.sql").read_text()
+    ddl = demo_data.DDL_PATH.read_text()
     try:
         with database.connect(settings, autocommit=True) as conn:
             conn.execute("create schema vital")

@@ -38,10 +38,15 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from psycopg import sql
 
-from orchestration import dagster_home, database, pipeline, project, ui
-from orchestration.assets import DBT_ASSETS_NAME
-from orchestration.report import print_table
-from orchestration.schedules import PIPELINE_JOB
+from orchestration.defs import project
+from orchestration.defs.assets import DBT_ASSETS_NAME
+from orchestration.defs.schedules import PIPELINE_JOB
+from orchestration.lib import database, dbt_runner, settings
+from orchestration.lib import manifest as manifests
+from orchestration.lib.report import print_table
+from orchestration.lib.server import EmbeddedServer
+from orchestration.tools import instance as dagster_home
+from orchestration.tools import pipeline, ui
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +107,7 @@ query Runs($ids: [String!]) {
 
 @dataclass
 class Stack:
-    server: database.EmbeddedServer
+    server: EmbeddedServer
     warehouse: database.ConnectionSettings
     instance: DagsterInstance
     run_config: dict[str, Any]
@@ -226,14 +231,14 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("fault")
-    server = database.EmbeddedServer(base / "server")
-    settings = server.start()
+    embedded = EmbeddedServer(base / "server")
+    started = embedded.start()
     try:
-        warehouse = settings.with_database("vv_fault")
+        warehouse = started.with_database("vv_fault")
         database.ensure_database(warehouse)
         handle = project.dbt_project(base / "dbt_target")
         home = dagster_home.prepare(warehouse, base / "dagster_home")
-        extra = {project.TARGET_PATH_ENV: str(handle.target_path)}
+        extra = {manifests.TARGET_PATH_ENV: str(handle.target_path)}
         project.parse(handle, env=ui.process_env(warehouse, home, extra))
         run_config = pipeline.run_config(
             scale=1, seed=42, budget_overrides_ms={"*": GENEROUS_BUDGET_MS}, benchmark_runs=3
@@ -248,22 +253,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             timeout=300,
         )
         try:
-            yield Stack(server, warehouse, instance, run_config, services, base)
+            yield Stack(embedded, warehouse, instance, run_config, services, base)
         finally:
             services.stop()
             instance.dispose()
     finally:
-        server.destroy()
+        embedded.destroy()
 
 
 def test_database_restart_during_a_run(stack: Stack) -> None:
     manifest = project.load_manifest(project.dbt_project(stack.logs / "dbt_target"))
-    marts = sorted(node["name"] for node in project.mart_nodes(manifest).values())
+    marts = sorted(node["name"] for node in manifests.mart_nodes(manifest).values())
     # A mart over a window of the clock (the last 7 days by hour) gains and loses rows at every
     # refresh; the others hold the same rows for the same data.
     windowed = {
         node["name"]
-        for node in project.mart_nodes(manifest).values()
+        for node in manifests.mart_nodes(manifest).values()
         if "current_timestamp - interval" in node["raw_code"]
     }
     assert windowed == {"professional_tier_performance_metrics"}
@@ -314,7 +319,7 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
     restart_s = time.monotonic() - restart_started
     assert stack.postmaster_start() > server_started
     # The UI's first answer after the crash is a good one: its pooled connections died with the
-    # server and are replaced before use (orchestration/dagster_storage.py).
+    # server and are replaced before use (orchestration/defs/storage.py).
     assert stack.ui_overview(baseline_id) == []
 
     status = stack.wait_for_run(interrupted_id)
@@ -409,7 +414,7 @@ def test_dbt_ends_when_the_process_that_started_it_dies(
 ) -> None:
     """A step process killed mid-query takes its dbt with it through ``value-view-dbt``; plain
     dbt, the control, goes on running as an orphan."""
-    executable = project.guarded_dbt_executable() if guarded else project.dbt_executable()
+    executable = dbt_runner.guarded_dbt_executable() if guarded else dbt_runner.dbt_executable()
     if guarded:
         assert Path(executable).name == "value-view-dbt"
     env = {**os.environ, **warehouse.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
@@ -427,7 +432,7 @@ def test_dbt_ends_when_the_process_that_started_it_dies(
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, *command],
         env=env,
-        cwd=database.PROJECT_ROOT,
+        cwd=settings.PROJECT_ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )

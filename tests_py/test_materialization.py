@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from dbt.cli.main import dbtRunner
 
-from orchestration import database
+from orchestration.lib import database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "mv_test"

@@ -23,7 +23,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from orchestration import cli, database, demo_data, project, tenancy
+from orchestration.lib import database, tenancy
+from orchestration.lib import dbt_runner as project
+from orchestration.tools import cli, demo_data
 
 SEED = 42
 PASSWORD = "tenant-login-test-password"

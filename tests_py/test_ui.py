@@ -4,7 +4,6 @@ apart, and headless Chromium renders the asset graph (kept under artifacts/ for 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -14,13 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import checks, dagster_home, database, project, ui
-from orchestration.schedules import refresh_tiers
-from orchestration.translator import TIER_TAG, ValueViewTranslator
+from orchestration.defs import checks
+from orchestration.defs.schedules import refresh_tiers
+from orchestration.defs.translator import TIER_TAG, ValueViewTranslator
+from orchestration.lib import database, settings
+from orchestration.lib import manifest as project
+from orchestration.tools import instance as dagster_home
+from orchestration.tools import ui
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = database.PROJECT_ROOT / "artifacts"
+ARTIFACTS = settings.PROJECT_ROOT / "artifacts"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -42,19 +45,6 @@ def graphql(url: str, query: str, variables: dict | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def dbt_project(warehouse, tmp_path_factory: pytest.TempPathFactory):
-    """The dbt project parsed for the test warehouse (relation names carry its database)."""
-    handle = project.dbt_project(tmp_path_factory.getbasetemp() / f"dbt_{warehouse.dbname}")
-    project.parse(handle, env={**os.environ, **warehouse.env()})
-    return handle
-
-
-@pytest.fixture(scope="module")
-def manifest(dbt_project) -> dict:
-    return json.loads(Path(dbt_project.manifest_path).read_text())
-
-
-@pytest.fixture(scope="module")
 def webserver(warehouse, dbt_project, tmp_path_factory: pytest.TempPathFactory):
     """`value-view ui` (webserver + daemon) on a free port, against the test warehouse."""
     home = tmp_path_factory.mktemp("ui_dagster_home")
@@ -72,7 +62,7 @@ def webserver(warehouse, dbt_project, tmp_path_factory: pytest.TempPathFactory):
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "value-view"), "ui", "--port", str(port)],
             env=env,
-            cwd=database.PROJECT_ROOT,
+            cwd=settings.PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -1,5 +1,5 @@
 {#-
-    Names of the objects that carry BI access, in one place. orchestration/tenancy.py uses the same
+    Names of the objects that carry BI access, in one place. orchestration/lib/tenancy.py uses the same
     names (the BI schema is the profile's target schema, `value_view`, in every target).
 
     reader_role         NOLOGIN group role: SELECT on the BI-facing relations, all tenants

@@ -10,7 +10,7 @@
       with their owner's rights, so tenant logins never see it. It is created once and then
       left alone; its owner must be the role dbt runs as (or grant that role SELECT on it).
 
-    orchestration/tenancy.py `ensure_security_objects` creates the same objects for the
+    orchestration/lib/tenancy.py `ensure_security_objects` runs this macro (dbt run-operation) for the
     `tenant-login` command, which may run before the first build.
 -#}
 {% macro value_view_security_setup() -%}

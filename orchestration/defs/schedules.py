@@ -25,9 +25,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 from dagster_dbt import build_dbt_asset_selection
 
-from orchestration import project
-from orchestration.checks import WAREHOUSE_KEY
-from orchestration.translator import TIER_TAG, ValueViewTranslator
+from orchestration.defs.checks import WAREHOUSE_KEY
+from orchestration.defs.translator import TIER_TAG, ValueViewTranslator
+from orchestration.lib import manifest as manifests
 
 TIMEZONE = "UTC"
 PIPELINE_JOB = "value_view_pipeline"
@@ -60,12 +60,12 @@ def dbt_selector(node: Mapping[str, Any]) -> str:
 def refresh_tiers(manifest: Mapping[str, Any], translator: ValueViewTranslator) -> list[Tier]:
     """The refresh tiers declared in the marts' meta, hourly first."""
     tiers = []
-    for cron, unique_ids in project.refresh_tiers(manifest).items():
+    for cron, unique_ids in manifests.refresh_tiers(manifest).items():
         nodes = [manifest["nodes"][uid] for uid in unique_ids]
         tiers.append(
             Tier(
                 cron=cron,
-                name=project.tier_name(cron),
+                name=manifests.tier_name(cron),
                 unique_ids=tuple(unique_ids),
                 asset_keys=tuple(translator.get_asset_key(node) for node in nodes),
                 dbt_select=" ".join(dbt_selector(node) for node in nodes),
@@ -112,10 +112,18 @@ def build_refresh_schedules(
     return schedules
 
 
-def pipeline_job() -> UnresolvedAssetJobDefinition:
-    """Everything: demo data, every dbt model with its tests, and every check."""
+def pipeline_job(sources: AssetsDefinition) -> UnresolvedAssetJobDefinition:
+    """Everything: demo data (dev and ci), the sources observed, every dbt model with its tests,
+    and every check."""
     return define_asset_job(
         name=PIPELINE_JOB,
-        selection=AssetSelection.all() | AssetSelection.all_asset_checks(),
-        description="Load demo data when needed, build every dbt model, run every check.",
+        selection=(
+            AssetSelection.all()
+            | AssetSelection.assets(sources)
+            | AssetSelection.all_asset_checks()
+        ),
+        description=(
+            "Load demo data when needed (dev and ci), observe the sources, build every dbt"
+            " model, run every check."
+        ),
     )

@@ -17,10 +17,10 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import Field
 
-from orchestration import database, project
-
-DEFAULT_SOURCE_SCHEMA = "vital"
-MARTS_SCHEMA = "value_view"
+from orchestration.defs.project import target_dir
+from orchestration.lib import settings as project_settings
+from orchestration.lib.database import ConnectionSettings, connect
+from orchestration.lib.dbt_runner import dbt_env, guarded_dbt_executable
 
 
 class WarehouseResource(ConfigurableResource):
@@ -34,26 +34,24 @@ class WarehouseResource(ConfigurableResource):
         default=None,
         description="VITAL source schema (default: VALUE_VIEW_SOURCE_SCHEMA, else vital).",
     )
-    marts_schema: str = Field(default=MARTS_SCHEMA, description="Schema of the BI-facing marts.")
+    marts_schema: str = Field(
+        default=project_settings.MARTS_SCHEMA, description="Schema of the BI-facing marts."
+    )
 
-    def settings(self) -> database.ConnectionSettings:
+    def settings(self) -> ConnectionSettings:
         if self.database_url:
-            return database.settings_from_url(self.database_url)
-        return database.resolve()
+            return project_settings.settings_from_url(self.database_url)
+        return project_settings.resolve()
 
     def source(self) -> str:
-        return self.source_schema or os.environ.get(
-            "VALUE_VIEW_SOURCE_SCHEMA", DEFAULT_SOURCE_SCHEMA
-        )
+        return self.source_schema or project_settings.source_schema()
 
     def connect(self, **kwargs: object) -> psycopg.Connection:
-        return database.connect(self.settings(), **kwargs)
+        return connect(self.settings(), **kwargs)
 
     def env(self) -> dict[str, str]:
-        """Variables that point dbt (profiles.yml) at this warehouse."""
-        values = self.settings().env()
-        values["VALUE_VIEW_SOURCE_SCHEMA"] = self.source()
-        return values
+        """The environment of a dbt process pointed at this warehouse (profiles.yml)."""
+        return dbt_env(self.settings(), source_schema=self.source())
 
     @contextmanager
     def dbt_environment(self, dbt_project: DbtProject) -> Iterator[dict[str, str]]:
@@ -63,11 +61,8 @@ class WarehouseResource(ConfigurableResource):
         it afterwards.
         """
         values = self.env()
-        values["DBT_TARGET_PATH"] = str(project.target_dir(dbt_project))
+        values["DBT_TARGET_PATH"] = str(target_dir(dbt_project))
         saved = {name: os.environ.get(name) for name in values}
-        if "PGPASSWORD" not in values:
-            saved["PGPASSWORD"] = os.environ.get("PGPASSWORD")
-            os.environ.pop("PGPASSWORD", None)
         os.environ.update(values)
         try:
             yield values
@@ -106,5 +101,5 @@ def dbt_resource(dbt_project: DbtProject) -> DbtCliResource:
     return DbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(Path(dbt_project.project_dir)),
-        dbt_executable=project.guarded_dbt_executable(),
+        dbt_executable=guarded_dbt_executable(),
     )

@@ -4,67 +4,41 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
 
-from orchestration import database
-from orchestration.database import SettingsError
-from orchestration.demo_data import DemoDataError
+import psycopg
 
-DEFAULT_SEED = 42
-MAX_SCALE = 1000
-
-
-class UsageError(ValueError):
-    """A bad command-line value; printed as one line."""
-
-
-def parse_scale(raw: str) -> int:
-    try:
-        scale = int(raw)
-    except ValueError:
-        scale = None
-    if scale is None or not 1 <= scale <= MAX_SCALE:
-        raise UsageError(f"--scale must be a whole number from 1 to {MAX_SCALE}, got {raw!r}")
-    return scale
-
-
-def parse_seed(raw: str) -> int:
-    try:
-        seed = int(raw)
-    except ValueError:
-        raise UsageError(f"--seed must be a non-negative whole number, got {raw!r}") from None
-    if not 0 <= seed < 2**63:
-        raise UsageError(f"--seed must be a non-negative whole number below 2**63, got {seed}")
-    return seed
-
-
-def parse_date(raw: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise UsageError(f"--as-of must be a date as YYYY-MM-DD, got {raw!r}") from None
-
-
-def source_schema() -> str:
-    return os.environ.get("VALUE_VIEW_SOURCE_SCHEMA", "vital")
-
-
-def dbt_env(settings: database.ConnectionSettings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(settings.env())
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    return env
-
+from orchestration.lib import settings as project_settings
+from orchestration.lib import tenancy
+from orchestration.lib.database import (
+    ConnectionSettings,
+    SettingsError,
+    client_path,
+    wait_until_ready,
+)
+from orchestration.lib.dbt_runner import dbt_env, dbt_executable
+from orchestration.lib.report import print_table
+from orchestration.lib.server import RESTART_MODES, EmbeddedServer
+from orchestration.tools import bench, demo_data, describe
+from orchestration.tools.demo_data import DemoDataError
+from orchestration.tools.options import (
+    DEFAULT_SEED,
+    UsageError,
+    parse_date,
+    parse_scale,
+    parse_seed,
+)
 
 # -- commands ----------------------------------------------------------------------------
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    external = database.external_settings()
+    external = project_settings.external_settings()
     if external is not None:
         if args.action in ("start", "stop", "restart"):
             print(
@@ -74,10 +48,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         if args.action == "url":
             print(external.url)
         if args.action in ("status", "start"):
-            database.wait_until_ready(external)
+            wait_until_ready(external)
             print(f"external server reachable at {external.host}:{external.port}/{external.dbname}")
         return 0
-    server = database.EmbeddedServer()
+    server = project_settings.embedded_server()
     if args.action == "start":
         settings = server.start()
         print(
@@ -102,32 +76,47 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
-    settings = database.resolve()
-    for key, value in settings.env().items():
+    settings = project_settings.resolve()
+    values = {
+        **settings.env(),
+        "DBT_PROFILES_DIR": str(project_settings.PROJECT_ROOT),
+        "DBT_PROJECT_DIR": str(project_settings.PROJECT_ROOT),
+        project_settings.DATABASE_URL_ENV: settings.url,
+    }
+    for key, value in values.items():
         print(f"export {key}={shlex.quote(value)}")
-    print(f"export VALUE_VIEW_DATABASE_URL={shlex.quote(settings.url)}")
     return 0
 
 
-def cmd_demo_data(args: argparse.Namespace) -> int:
-    from orchestration import demo_data
+def existing_counts(settings: ConnectionSettings, schema: str) -> dict[str, int]:
+    """Rows per VITAL table already in ``schema``; empty when the tables are not there yet."""
+    try:
+        return demo_data.table_counts(settings, schema)
+    except DemoDataError:
+        return {}
 
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
     scale = parse_scale(args.scale)
     seed = parse_seed(args.seed)
     as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
-    settings = database.resolve()
-    counts = demo_data.load_demo_data(
-        settings,
-        scale=scale,
-        seed=seed,
-        schema=args.schema or source_schema(),
-        reset=args.reset,
-        as_of=as_of,
-        progress=not args.quiet,
-    )
-    if not args.quiet:
-        from orchestration.report import print_table
-
+    schema = args.schema or project_settings.source_schema()
+    settings = project_settings.resolve()
+    counts = existing_counts(settings, schema) if args.if_empty and not args.reset else {}
+    loaded = not any(counts.values())
+    if loaded:
+        counts = demo_data.load_demo_data(
+            settings,
+            scale=scale,
+            seed=seed,
+            schema=schema,
+            reset=args.reset,
+            as_of=as_of,
+            progress=not (args.quiet or args.json),
+        )
+    if args.json:
+        print(json.dumps({"schema": schema, "loaded": loaded, "counts": dict(counts)}))
+    elif not args.quiet:
         print_table(
             ["table", "rows"],
             [[name, f"{count:,}"] for name, count in counts.items()],
@@ -137,24 +126,31 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_dbt(args: argparse.Namespace) -> int:
-    settings = database.resolve()
-    command = [os.path.join(os.path.dirname(sys.executable), "dbt"), *args.dbt_args]
-    return subprocess.call(command, env=dbt_env(settings), cwd=database.PROJECT_ROOT)
+    settings = project_settings.resolve()
+    return subprocess.call(
+        [dbt_executable(), *args.dbt_args],
+        env=dbt_env(settings),
+        cwd=project_settings.PROJECT_ROOT,
+    )
 
 
 def cmd_psql(args: argparse.Namespace) -> int:
-    settings = database.resolve()
-    return subprocess.call([database.psql_path(), *args.psql_args], env=dbt_env(settings))
+    settings = project_settings.resolve()
+    psql = client_path("psql", EmbeddedServer.bin_dir())
+    return subprocess.call([psql, *args.psql_args], env=dbt_env(settings))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from orchestration import bench
-
     return bench.run_command(args)
 
 
+def cmd_describe(args: argparse.Namespace) -> int:
+    return describe.run(args.mart)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    from orchestration import pipeline
+    # The two commands that run Dagster import it (about 2 s) themselves; the others start fast.
+    from orchestration.tools import pipeline
 
     return pipeline.demo(
         scale=parse_scale(args.scale), seed=parse_seed(args.seed), reset=args.reset
@@ -162,27 +158,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from orchestration import ui
+    from orchestration.tools import ui
 
     return ui.run(host=args.host, port=args.port)
 
 
 def cmd_tenant_login(args: argparse.Namespace) -> int:
-    import psycopg
-
-    from orchestration import tenancy
-    from orchestration.report import print_table
-
     password = None
     if args.action == "add" and args.password_env:
         password = os.environ.get(args.password_env)
         if not password:
             raise UsageError(f"--password-env {args.password_env}: the variable is not set")
-    settings = database.resolve()
+    settings = project_settings.resolve()
+    source_schema = project_settings.source_schema()
     try:
         if args.action == "add":
             login = tenancy.add_login(
-                settings, args.login, args.tenant, password=password, source_schema=source_schema()
+                settings, args.login, args.tenant, password=password, source_schema=source_schema
             )
             print(
                 f"{login.login} reads tenant {login.tenant_id}"
@@ -196,7 +188,7 @@ def cmd_tenant_login(args: argparse.Namespace) -> int:
                 return 1
             print(f"{args.login} removed" + (" (role kept)" if args.keep_role else ""))
         else:
-            logins = tenancy.list_logins(settings, source_schema=source_schema())
+            logins = tenancy.list_logins(settings, source_schema=source_schema)
             print_table(
                 ["login", "tenant_id", "tenant", "role", "created_at"],
                 [
@@ -224,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["start", "stop", "restart", "status", "url"])
     db.add_argument(
         "--mode",
-        choices=database.RESTART_MODES,
+        choices=RESTART_MODES,
         default="fast",
         help="restart: how sessions end (default fast: roll back and disconnect)",
     )
@@ -240,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--schema", default=None, help="source schema (default vital)")
     demo.add_argument("--reset", action="store_true", help="replace data already in the schema")
     demo.add_argument("--quiet", action="store_true", help="no progress or summary")
+    demo.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="keep data already in the schema instead of asking for --reset",
+    )
+    demo.add_argument(
+        "--json", action="store_true", help="print {schema, loaded, counts} as JSON, no progress"
+    )
     demo.set_defaults(func=cmd_demo_data)
 
     dbt = sub.add_parser("dbt", help="run dbt against the resolved server")
@@ -283,14 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
     tenant_actions.add_parser("list", help="list tenant logins and their tenants")
     tenant_login.set_defaults(func=cmd_tenant_login)
 
-    from orchestration import bench as bench_module
-
-    bench = sub.add_parser(
+    bench_parser = sub.add_parser(
         "bench",
         help="benchmark: marts vs raw queries, refresh costs, reads under refresh, scaling, load",
     )
-    bench_module.add_arguments(bench)
-    bench.set_defaults(func=cmd_bench)
+    bench.add_arguments(bench_parser)
+    bench_parser.set_defaults(func=cmd_bench)
+
+    describe_parser = sub.add_parser(
+        "describe",
+        help="everything about one mart: files, versions, tests, cadence, budget, indexes",
+    )
+    describe_parser.add_argument(
+        "mart", help="the mart's name, as in its YAML (an unknown name lists them all)"
+    )
+    describe_parser.set_defaults(func=cmd_describe)
     return parser
 
 
@@ -299,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, SettingsError, DemoDataError) as error:
+    except (UsageError, SettingsError, DemoDataError, describe.UnknownMart) as error:
         print(f"value-view: {error}", file=sys.stderr)
         return 2
 

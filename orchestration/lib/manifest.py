@@ -1,130 +1,68 @@
-"""The dbt project handle, and what its manifest says about the marts.
+"""The one reader of the dbt manifest, and what it says about each node.
 
-Everything the Dagster side knows about a mart (layer, owner, refresh cadence, benchmark) comes
-from the mart's ``config.meta`` in its YAML (see CONTRIBUTING.md); this module reads it from the
-manifest so that schedules, checks and the translator never list model names.
+Everything the project knows about a mart (layer, owner, refresh cadence, benchmark) comes from
+the mart's ``config.meta`` in its YAML (see CONTRIBUTING.md); this module reads it from the
+manifest, so that schedules, checks, the benchmark and the CLI never list model names. A *BI
+relation* is a model of this project under ``models/marts/`` that builds a relation: the marts
+schema's contract with BI tools.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster_dbt import DbtProject
-
-from orchestration.database import PROJECT_ROOT
-from orchestration.dbt_guard import dbt_executable
+from orchestration.lib.dbt_runner import locked, run_dbt
+from orchestration.lib.settings import PROJECT_ROOT
 
 # Dagster keeps its own dbt artifacts apart from an analytics engineer's `target/`.
 DEFAULT_TARGET_PATH = Path("target") / "dagster"
 TARGET_PATH_ENV = "VALUE_VIEW_DBT_TARGET_PATH"
+MARTS_FOLDER = "marts"
 MART_LAYERS = ("marts", "realtime", "rollups", "professional_tier")
 REALTIME_TIER = "realtime"
 LATENCY_CHECK = "latency_p95"
 BENCHMARKS = Path("analyses") / "benchmarks"
+RAW_BENCHMARKS = BENCHMARKS / "raw"
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
-class DbtCommandError(RuntimeError):
-    """A dbt command the orchestration runs itself (parse, compile) failed."""
+def target_path(explicit: Path | str | None = None) -> Path:
+    """Where dbt writes the manifest the orchestration reads, as an absolute path: ``explicit``,
+    else ``VALUE_VIEW_DBT_TARGET_PATH``, else ``target/dagster`` in the project."""
+    chosen = Path(explicit or os.environ.get(TARGET_PATH_ENV) or DEFAULT_TARGET_PATH)
+    return chosen if chosen.is_absolute() else PROJECT_ROOT / chosen
 
 
-def guarded_dbt_executable() -> str:
-    """``value-view-dbt`` (dbt, ended with its parent) when installed, else dbt itself."""
-    candidate = Path(sys.executable).parent / "value-view-dbt"
-    return str(candidate) if candidate.exists() else dbt_executable()
-
-
-def dbt_project(target_path: Path | str | None = None) -> DbtProject:
-    """The dbt project at the repository root, with Dagster's own target path.
-
-    The path is ``target_path``, else ``VALUE_VIEW_DBT_TARGET_PATH``, else ``target/dagster``;
-    it is read when the definitions load, so a test or a second checkout can keep its own.
-    """
-    chosen = target_path or os.environ.get(TARGET_PATH_ENV) or DEFAULT_TARGET_PATH
-    return DbtProject(project_dir=PROJECT_ROOT, target_path=Path(chosen), profiles_dir=PROJECT_ROOT)
-
-
-def target_dir(project: DbtProject) -> Path:
-    """The project's target path as an absolute directory."""
-    path = Path(project.target_path)
-    return path if path.is_absolute() else Path(project.project_dir) / path
-
-
-@contextmanager
-def locked(directory: Path, name: str) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / f".{name}.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def run_dbt(
-    args: list[str],
-    *,
-    target_path: Path,
-    env: Mapping[str, str] | None = None,
-    timeout: float = 600,
-) -> subprocess.CompletedProcess[str]:
-    """Run one dbt command in the project, its artifacts and logs under ``target_path``."""
-    command_env = dict(os.environ if env is None else env)
-    command_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    command_env["DBT_PROFILES_DIR"] = str(PROJECT_ROOT)
-    command_env["DBT_LOG_PATH"] = str(target_path)
-    command_env.pop("DBT_TARGET_PATH", None)
-    result = subprocess.run(
-        [dbt_executable(), *args, "--target-path", str(target_path)],
-        cwd=PROJECT_ROOT,
-        env=command_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
-        raise DbtCommandError(f"dbt {' '.join(args)} failed:\n{tail}")
-    return result
-
-
-def parse(project: DbtProject, env: Mapping[str, str] | None = None) -> Path:
-    """Write a fresh manifest.json for ``project`` (``dbt parse``) and return its path."""
-    directory = target_dir(project)
-    with locked(directory, "parse"):
-        run_dbt(["parse", "--quiet"], target_path=directory, env=env)
-    _read_manifest.cache_clear()
-    return Path(project.manifest_path)
-
-
-def ensure_manifest(project: DbtProject) -> Path:
-    """The manifest path, parsing first under `dagster dev` or when no manifest exists yet."""
-    project.prepare_if_dev()
-    if not Path(project.manifest_path).exists():
-        parse(project)
-    return Path(project.manifest_path)
+def parse(target: Path, env: Mapping[str, str] | None = None) -> Path:
+    """Write a fresh manifest.json under ``target`` (``dbt parse``) and return its path."""
+    with locked(target, "parse"):
+        run_dbt(["parse", "--quiet"], target_path=target, env=env)
+    _read.cache_clear()
+    return target / "manifest.json"
 
 
 @cache
-def _read_manifest(path: str, mtime_ns: int) -> Mapping[str, Any]:
+def _read(path: str, mtime_ns: int) -> Mapping[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-def load_manifest(project: DbtProject) -> Mapping[str, Any]:
-    """The parsed manifest (cached per file version)."""
-    path = ensure_manifest(project)
-    return _read_manifest(str(path), path.stat().st_mtime_ns)
+def read(path: Path) -> Mapping[str, Any]:
+    """The manifest at ``path`` (cached per file version)."""
+    return _read(str(path), path.stat().st_mtime_ns)
+
+
+def load(target: Path, env: Mapping[str, str] | None = None) -> Mapping[str, Any]:
+    """The manifest under ``target``, parsed first when there is none yet."""
+    path = target / "manifest.json"
+    if not path.exists():
+        parse(target, env=env)
+    return read(path)
 
 
 # --------------------------------------------------------------------------------------
@@ -152,8 +90,32 @@ def model_layer(node: Mapping[str, Any]) -> str | None:
     return parts[1]
 
 
-def is_mart(node: Mapping[str, Any]) -> bool:
-    return node.get("resource_type") == "model" and model_layer(node) in MART_LAYERS
+def is_bi_relation(node: Mapping[str, Any], project_name: str | None = None) -> bool:
+    """Whether a node is a BI relation: an enabled model of the project (``project_name``, when
+    given) under models/marts/ that builds a relation (not ephemeral)."""
+    config = node.get("config") or {}
+    fqn = node.get("fqn") or []
+    return (
+        node.get("resource_type") == "model"
+        and (not project_name or node.get("package_name") == project_name)
+        and len(fqn) >= 3
+        and fqn[1] == MARTS_FOLDER
+        and config.get("enabled", True)
+        and config.get("materialized") != "ephemeral"
+    )
+
+
+def project_name(manifest: Mapping[str, Any]) -> str | None:
+    return (manifest.get("metadata") or {}).get("project_name")
+
+
+def relation_name(node: Mapping[str, Any]) -> str:
+    """The relation a node builds, without schema: its alias, else its name."""
+    return str(node.get("alias") or node["name"])
+
+
+def qualified_name(node: Mapping[str, Any]) -> str:
+    return f"{node.get('schema')}.{relation_name(node)}"
 
 
 def refresh_cron(node: Mapping[str, Any]) -> str | None:
@@ -190,7 +152,7 @@ def _sanitized(cron: str) -> str:
 
 def node_tier(node: Mapping[str, Any]) -> str | None:
     """The refresh tier of a mart: its cron's tier name, ``realtime`` without a cron."""
-    if not is_mart(node):
+    if not is_bi_relation(node):
         return None
     cron = refresh_cron(node)
     if cron:
@@ -199,9 +161,15 @@ def node_tier(node: Mapping[str, Any]) -> str | None:
 
 
 def mart_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """Mart models by unique id, in a stable order."""
+    """The BI relations (every version) by unique id, in a stable order."""
     nodes = manifest.get("nodes", {})
-    return {uid: nodes[uid] for uid in sorted(nodes) if is_mart(nodes[uid])}
+    name = project_name(manifest)
+    return {uid: nodes[uid] for uid in sorted(nodes) if is_bi_relation(nodes[uid], name)}
+
+
+def latest_mart_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The BI relations' latest versions (and the unversioned ones) by unique id."""
+    return {uid: node for uid, node in mart_nodes(manifest).items() if is_latest_version(node)}
 
 
 def refresh_tiers(manifest: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from typing import Any
 from dagster import AssetKey
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
 
-from orchestration import project
+from orchestration.lib import manifest as manifests
 
 TIER_TAG = "value_view/tier"
 LAYER_TAG = "value_view/layer"
@@ -34,7 +34,7 @@ def versioned_asset_key(node: Mapping[str, Any]) -> AssetKey:
     moving a mart to v2 keeps its Dagster history; older versions get ``<name>_v<N>``."""
     schema = (node.get("config") or {}).get("schema") or node.get("schema")
     name = node["name"]
-    if not project.is_latest_version(node):
+    if not manifests.is_latest_version(node):
         name = f"{name}_v{node['version']}"
     return AssetKey([schema, name] if schema else [name])
 
@@ -52,7 +52,7 @@ class ValueViewTranslator(DagsterDbtTranslator):
         )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        meta = project.node_meta(dbt_resource_props)
+        meta = manifests.node_meta(dbt_resource_props)
         if (meta.get("dagster") or {}).get("asset_key"):
             return super().get_asset_key(dbt_resource_props)
         if dbt_resource_props.get("resource_type") == "model" and dbt_resource_props.get("version"):
@@ -65,30 +65,32 @@ class ValueViewTranslator(DagsterDbtTranslator):
             return SOURCES_GROUP
         if resource_type == "seed":
             return SEEDS_GROUP
-        return project.model_layer(dbt_resource_props) or super().get_group_name(dbt_resource_props)
+        return manifests.model_layer(dbt_resource_props) or super().get_group_name(
+            dbt_resource_props
+        )
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
-        owners = owner_of(project.node_meta(dbt_resource_props))
+        owners = owner_of(manifests.node_meta(dbt_resource_props))
         return owners or super().get_owners(dbt_resource_props)
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = dict(super().get_tags(dbt_resource_props))
         if dbt_resource_props.get("resource_type") == "model":
-            layer = project.model_layer(dbt_resource_props)
+            layer = manifests.model_layer(dbt_resource_props)
             if layer:
                 tags[LAYER_TAG] = layer
-            tier = project.node_tier(dbt_resource_props)
+            tier = manifests.node_tier(dbt_resource_props)
             if tier:
                 tags[TIER_TAG] = tier
         return tags
 
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
         metadata = dict(super().get_metadata(dbt_resource_props))
-        if not project.is_mart(dbt_resource_props):
+        if not manifests.is_bi_relation(dbt_resource_props):
             return metadata
-        cron = project.refresh_cron(dbt_resource_props)
+        cron = manifests.refresh_cron(dbt_resource_props)
         metadata["value_view/refresh"] = f"{cron} (UTC)" if cron else "real-time"
-        bench = project.node_meta(dbt_resource_props).get("benchmark")
+        bench = manifests.node_meta(dbt_resource_props).get("benchmark")
         if isinstance(bench, Mapping) and bench.get("analysis"):
             metadata["value_view/benchmark"] = str(bench["analysis"])
             metadata["value_view/p95_budget_ms"] = float(bench.get("p95_budget_ms", 0))

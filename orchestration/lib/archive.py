@@ -8,33 +8,21 @@ before and after, and when they do not reconcile the transaction rolls back and 
 A second run with the same reference time moves nothing.
 """
 
+from __future__ import annotations
+
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from dagster import (
-    Config,
-    DefaultScheduleStatus,
-    MetadataValue,
-    OpExecutionContext,
-    ScheduleDefinition,
-    job,
-    op,
-)
 from psycopg import sql
-from pydantic import Field
 
-from orchestration import database
-from orchestration.project import tier_name
-from orchestration.resources import WarehouseResource
-from orchestration.translator import TIER_TAG
+from orchestration.lib import settings as project_settings
+from orchestration.lib.database import ConnectionSettings, connect
 
 EVALUATIONS = "business_evaluations"
 ARCHIVE = "business_evaluations_archive"
 AUDIT = "professional_data_audit"
 ARCHIVED_TIERS = ("professional", "enterprise")
 RETENTION = "2 years"
-ARCHIVE_CRON = "0 2 1 * *"
 LOCK_TIMEOUT = "30s"
 
 
@@ -143,9 +131,9 @@ def reconcile(before: TableCounts, after: TableCounts, archived: int, audit_dele
 
 
 def archive_professional_data(
-    settings: database.ConnectionSettings,
+    settings: ConnectionSettings,
     *,
-    schema: str = "vital",
+    schema: str | None = None,
     reference_time: dt.datetime | None = None,
 ) -> ArchiveResult:
     """Archive old soft-deleted professional/enterprise evaluations and expire old audit rows.
@@ -155,8 +143,9 @@ def archive_professional_data(
     reference = reference_time or dt.datetime.now(dt.timezone.utc)
     if reference.tzinfo is None:
         reference = reference.replace(tzinfo=dt.timezone.utc)
+    schema = schema or project_settings.source_schema()
     name = sql.Identifier(schema)
-    with database.connect(settings) as conn, conn.transaction():
+    with connect(settings) as conn, conn.transaction():
         conn.execute(f"set local lock_timeout = '{LOCK_TIMEOUT}'")
         cutoff = conn.execute(
             "select %s::timestamptz - %s::interval", (reference, RETENTION)
@@ -216,74 +205,3 @@ def archive_professional_data(
         before=before,
         after=after,
     )
-
-
-# --------------------------------------------------------------------------------------
-# Dagster: the monthly job
-# --------------------------------------------------------------------------------------
-
-
-class ArchiveConfig(Config):
-    reference_time: str | None = Field(
-        default=None,
-        description="ISO timestamp that 'two years ago' is measured from (default: now, UTC).",
-    )
-
-
-@op(
-    description=(
-        "Move soft-deleted professional/enterprise evaluations older than two years to"
-        f" {ARCHIVE} and delete audit rows older than two years, in one reconciled transaction."
-    ),
-    tags={"kind": "postgres"},
-)
-def archive_professional_data_op(
-    context: OpExecutionContext, config: ArchiveConfig, warehouse: WarehouseResource
-) -> None:
-    reference = dt.datetime.fromisoformat(config.reference_time) if config.reference_time else None
-    result = archive_professional_data(
-        warehouse.settings(), schema=warehouse.source(), reference_time=reference
-    )
-    context.log.info(
-        f"archived {result.archived} evaluations, deleted {result.audit_deleted} audit rows"
-        f" (cutoff {result.cutoff.isoformat()})"
-    )
-    context.add_output_metadata(
-        {
-            "archived": MetadataValue.int(result.archived),
-            "audit_deleted": MetadataValue.int(result.audit_deleted),
-            "cutoff": MetadataValue.timestamp(result.cutoff),
-            "evaluations_before": MetadataValue.int(result.before.evaluations),
-            "evaluations_after": MetadataValue.int(result.after.evaluations),
-            "archive_before": MetadataValue.int(result.before.archive),
-            "archive_after": MetadataValue.int(result.after.archive),
-            "audit_before": MetadataValue.int(result.before.audit),
-            "audit_after": MetadataValue.int(result.after.audit),
-        }
-    )
-
-
-ARCHIVE_TIER = tier_name(ARCHIVE_CRON)
-
-
-@job(
-    name="archive_professional_data",
-    description=__doc__.strip().splitlines()[0],
-    tags={TIER_TAG: ARCHIVE_TIER},
-)
-def archive_professional_data_job() -> None:
-    archive_professional_data_op()
-
-
-def archive_schedules() -> Sequence[ScheduleDefinition]:
-    """The monthly archiving schedule: 02:00 UTC on the first of the month."""
-    return [
-        ScheduleDefinition(
-            name="archive_professional_data_monthly",
-            cron_schedule=ARCHIVE_CRON,
-            job=archive_professional_data_job,
-            execution_timezone="UTC",
-            default_status=DefaultScheduleStatus.RUNNING,
-            description="Archive professional-tier evaluations on the first of each month.",
-        )
-    ]

@@ -27,9 +27,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from orchestration import database
+from orchestration.lib import database
+from orchestration.lib import settings as project_settings
 
-DDL_PATH = Path(__file__).with_name("sql") / "vital_schema.sql"
+DDL_PATH = Path(__file__).with_name("vital_schema.sql")
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 PHARMA_TENANT_ID = "f7aa6fd4-0af9-4706-8b31-034f1f7accda"
@@ -2681,11 +2682,13 @@ def _count(settings: database.ConnectionSettings, schema: str, query: Any) -> An
         ) from None
 
 
-def table_counts(settings: database.ConnectionSettings, schema: str = "vital") -> dict[str, int]:
+def table_counts(
+    settings: database.ConnectionSettings, schema: str | None = None
+) -> dict[str, int]:
     """Rows per VITAL table in ``schema``, in load order."""
     from psycopg import sql
 
-    check_schema_name(schema)
+    schema = check_schema_name(schema or project_settings.source_schema())
     query = sql.SQL("select array[{}]").format(
         sql.SQL(", ").join(
             sql.SQL("(select count(*) from {}.{})").format(
@@ -2697,10 +2700,10 @@ def table_counts(settings: database.ConnectionSettings, schema: str = "vital") -
     return dict(zip(TABLE_NAMES, _count(settings, schema, query), strict=True))
 
 
-def heatmap_pair_count(settings: database.ConnectionSettings, schema: str = "vital") -> int:
+def heatmap_pair_count(settings: database.ConnectionSettings, schema: str | None = None) -> int:
     """Published persona x live job pairs linked through the persona's role (the heatmap's rows)."""
     from psycopg import sql
 
-    check_schema_name(schema)
+    schema = check_schema_name(schema or project_settings.source_schema())
     query = sql.SQL(HEATMAP_PAIRS_SQL).format(schema=sql.Identifier(schema))
     return int(_count(settings, schema, query))

@@ -25,7 +25,7 @@ def dbt_executable() -> str:
     """The dbt installed beside this interpreter, else the one on PATH.
 
     Kept here, in a module that imports nothing heavy, so the launcher starts quickly;
-    ``orchestration.project`` uses the same lookup."""
+    ``orchestration.lib.dbt_runner`` uses the same lookup."""
     candidate = Path(sys.executable).parent / "dbt"
     if candidate.exists():
         return str(candidate)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestration import database
+from orchestration.lib.database import ConnectionSettings, connect
 
 QUALITY_PREFIX = "quality_"
 QUARANTINE_PREFIX = "quarantine_"
@@ -102,14 +102,14 @@ def wired_tables(manifest: Mapping[str, Any]) -> set[str]:
 
 
 def findings(
-    settings: database.ConnectionSettings,
+    settings: ConnectionSettings,
     run_results: Mapping[str, Any],
     manifest: Mapping[str, Any],
 ) -> list[QualityFinding]:
     """The quality tests of a run that found rows, with up to three sample keys each."""
     nodes = manifest.get("nodes", {})
     found = []
-    with database.connect(settings, autocommit=True) as conn:
+    with connect(settings, autocommit=True) as conn:
         for result in run_results.get("results", []):
             node = nodes.get(result.get("unique_id"), {})
             relation = node.get("relation_name")
@@ -143,9 +143,9 @@ def findings(
     return sorted(found, key=lambda finding: finding.name)
 
 
-def stored_keys(settings: database.ConnectionSettings, relation_name: str) -> set[str]:
+def stored_keys(settings: ConnectionSettings, relation_name: str) -> set[str]:
     """Every row key a quality test stored (``coalesce(row_id, bad_value)`` as text)."""
-    with database.connect(settings, autocommit=True) as conn:
+    with connect(settings, autocommit=True) as conn:
         return {
             row[0]
             for row in conn.execute(
@@ -155,7 +155,7 @@ def stored_keys(settings: database.ConnectionSettings, relation_name: str) -> se
 
 
 def reconciliation(
-    settings: database.ConnectionSettings, manifest: Mapping[str, Any]
+    settings: ConnectionSettings, manifest: Mapping[str, Any]
 ) -> list[Reconciliation]:
     """The rows of the quality_reconciliation model, table by table."""
     relation = next(
@@ -163,7 +163,7 @@ def reconciliation(
         for node in manifest.get("nodes", {}).values()
         if node.get("resource_type") == "model" and node["name"] == RECONCILIATION_MODEL
     )
-    with database.connect(settings, autocommit=True) as conn:
+    with connect(settings, autocommit=True) as conn:
         rows = conn.execute(
             "select source_table, source_rows, staged_rows, rejected_rows, soft_deleted_rows,"
             f" flagged_rows, unaccounted_rows, is_balanced from {relation} order by 1"

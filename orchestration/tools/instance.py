@@ -12,11 +12,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 from dagster import DagsterInstance
+from psycopg import sql
 
-from orchestration import dagster_storage, database
-from orchestration.translator import TIER_TAG
+from orchestration.defs import storage as dagster_storage
+from orchestration.defs.translator import TIER_TAG
+from orchestration.lib import settings as project_settings
+from orchestration.lib.database import ConnectionSettings, connect, ensure_database
 
 PASSWORD_ENV = "VALUE_VIEW_DAGSTER_PG_PASSWORD"
 STORAGE_SUFFIX = "_dagster"
@@ -29,18 +33,16 @@ def dagster_home() -> Path:
     explicit = os.environ.get("DAGSTER_HOME")
     if explicit:
         return Path(explicit).expanduser().resolve()
-    raw = os.environ.get("VALUE_VIEW_HOME")
-    base = Path(raw).expanduser().resolve() if raw else database.PROJECT_ROOT / ".value_view"
-    return base / "dagster"
+    return project_settings.home() / "dagster"
 
 
-def storage_settings(warehouse: database.ConnectionSettings) -> database.ConnectionSettings:
+def storage_settings(warehouse: ConnectionSettings) -> ConnectionSettings:
     """Where Dagster keeps its runs and events: a database beside the warehouse's."""
     return warehouse.with_database(f"{warehouse.dbname}{STORAGE_SUFFIX}")
 
 
-def instance_config(storage: database.ConnectionSettings) -> dict[str, Any]:
-    """The dagster.yaml contents: PostgreSQL storages (orchestration/dagster_storage.py) and a
+def instance_config(storage: ConnectionSettings) -> dict[str, Any]:
+    """The dagster.yaml contents: PostgreSQL storages (orchestration/defs/storage.py) and a
     tier-aware run queue."""
     postgres_db: dict[str, Any] = {
         "hostname": storage.host,
@@ -86,7 +88,7 @@ def instance_config(storage: database.ConnectionSettings) -> dict[str, Any]:
     }
 
 
-def instance_env(warehouse: database.ConnectionSettings, home: Path) -> dict[str, str]:
+def instance_env(warehouse: ConnectionSettings, home: Path) -> dict[str, str]:
     """Environment for processes that open this instance (webserver, daemon, runs)."""
     env = {"DAGSTER_HOME": str(home)}
     if warehouse.password:
@@ -94,14 +96,11 @@ def instance_env(warehouse: database.ConnectionSettings, home: Path) -> dict[str
     return env
 
 
-def _durable_commits(storage: database.ConnectionSettings) -> None:
+def _durable_commits(storage: ConnectionSettings) -> None:
     """Run history is the record ops rely on: commit it durably even where the server trades
     durability for speed (the embedded server runs with ``synchronous_commit = off``), so a
     crash of the server loses no event Dagster was told had been stored."""
-    import psycopg
-    from psycopg import sql
-
-    with database.connect(storage, autocommit=True) as conn:
+    with connect(storage, autocommit=True) as conn:
         if conn.execute("show synchronous_commit").fetchone()[0] != "off":
             return
         # Not the owner: the server's own setting stands.
@@ -113,11 +112,11 @@ def _durable_commits(storage: database.ConnectionSettings) -> None:
             )
 
 
-def prepare(warehouse: database.ConnectionSettings, home: Path | None = None) -> Path:
+def prepare(warehouse: ConnectionSettings, home: Path | None = None) -> Path:
     """Create the storage database when missing and write dagster.yaml; the DAGSTER_HOME path."""
     home = home or dagster_home()
     storage = storage_settings(warehouse)
-    database.ensure_database(storage)
+    ensure_database(storage)
     _durable_commits(storage)
     home.mkdir(parents=True, exist_ok=True)
     text = (
@@ -130,9 +129,7 @@ def prepare(warehouse: database.ConnectionSettings, home: Path | None = None) ->
     return home
 
 
-def open_instance(
-    warehouse: database.ConnectionSettings, home: Path | None = None
-) -> DagsterInstance:
+def open_instance(warehouse: ConnectionSettings, home: Path | None = None) -> DagsterInstance:
     """The PostgreSQL-backed instance for this warehouse, prepared if needed."""
     home = prepare(warehouse, home)
     if warehouse.password:

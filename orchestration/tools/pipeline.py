@@ -8,13 +8,13 @@ history afterwards; ``mart_summary`` reads the run back into one row per mart.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dagster import (
     AssetCheckSeverity,
     AssetKey,
@@ -25,11 +25,18 @@ from dagster import (
 from dagster_dbt import DbtProject
 from psycopg import sql
 
-from orchestration import checks, database, project
-from orchestration.assets import DEMO_DATA_NAME
-from orchestration.report import print_table
-from orchestration.schedules import PIPELINE_JOB
-from orchestration.translator import ValueViewTranslator
+from orchestration.definitions import build_definitions
+from orchestration.defs import project
+from orchestration.defs.checks import LATENCY_CHECK
+from orchestration.defs.demo import DEMO_DATA_NAME
+from orchestration.defs.schedules import PIPELINE_JOB
+from orchestration.defs.translator import ValueViewTranslator
+from orchestration.lib import manifest as manifests
+from orchestration.lib import settings as project_settings
+from orchestration.lib.database import ConnectionSettings, connect, ensure_database
+from orchestration.lib.dbt_runner import dbt_env
+from orchestration.lib.report import print_table
+from orchestration.tools import instance as dagster_home
 
 
 def relation_kind(materialized: str) -> str:
@@ -112,11 +119,9 @@ def _metadata_value(metadata: Mapping[str, Any], name: str) -> Any:
     return getattr(value, "value", value)
 
 
-def _row_count(settings: database.ConnectionSettings, schema: str, relation: str) -> int | None:
-    import psycopg
-
+def _row_count(settings: ConnectionSettings, schema: str, relation: str) -> int | None:
     try:
-        with database.connect(settings, autocommit=True) as conn:
+        with connect(settings, autocommit=True) as conn:
             query = sql.SQL("select count(*) from {}.{}").format(
                 sql.Identifier(schema), sql.Identifier(relation)
             )
@@ -128,7 +133,7 @@ def _row_count(settings: database.ConnectionSettings, schema: str, relation: str
 def mart_summary(
     result: ExecuteInProcessResult,
     manifest: Mapping[str, Any],
-    settings: database.ConnectionSettings,
+    settings: ConnectionSettings,
 ) -> list[MartRow]:
     """One row per mart (latest versions): what the run built and what its checks said."""
     translator = ValueViewTranslator()
@@ -142,18 +147,16 @@ def mart_summary(
     for evaluation in result.get_asset_check_evaluations():
         evaluations.setdefault(evaluation.asset_key, []).append(evaluation)
     rows = []
-    for node in project.mart_nodes(manifest).values():
-        if not project.is_latest_version(node):
-            continue
+    for node in manifests.latest_mart_nodes(manifest).values():
         key = translator.get_asset_key(node)
         found = evaluations.get(key, [])
-        latency = next((e for e in found if e.check_name == checks.LATENCY_CHECK), None)
+        latency = next((e for e in found if e.check_name == LATENCY_CHECK), None)
         failed = [e for e in found if not e.passed]
         rows.append(
             MartRow(
                 relation=node["name"],
                 kind=relation_kind(str(node["config"].get("materialized", ""))),
-                rows=_row_count(settings, node["schema"], node.get("alias") or node["name"]),
+                rows=_row_count(settings, node["schema"], manifests.relation_name(node)),
                 build_seconds=durations.get(key),
                 p95_ms=_metadata_value(latency.metadata, "p95_ms") if latency else None,
                 budget_ms=_metadata_value(latency.metadata, "p95_budget_ms") if latency else None,
@@ -225,18 +228,14 @@ def other_check_errors(result: ExecuteInProcessResult, mart_keys: set[AssetKey])
 
 def demo(*, scale: int, seed: int, reset: bool = False, benchmark_runs: int | None = None) -> int:
     """`value-view demo`: server, data, the whole pipeline through Dagster, a summary table."""
-    from orchestration import dagster_home
-    from orchestration.definitions import build_definitions
-
-    settings = database.resolve()
-    database.ensure_database(settings)
+    settings = project_settings.resolve()
+    ensure_database(settings)
     print(
         f"warehouse: {settings.host}:{settings.port}/{settings.dbname} ({settings.source})",
         flush=True,
     )
     dbt_project: DbtProject = project.dbt_project()
-    env = {**settings.env(), "VALUE_VIEW_SOURCE_SCHEMA": _source_schema()}
-    project.parse(dbt_project, env=_with_os_env(env))
+    project.parse(dbt_project, env=dbt_env(settings))
     manifest = project.load_manifest(dbt_project)
     instance = dagster_home.open_instance(settings)
     defs = build_definitions(dbt_project)
@@ -264,7 +263,7 @@ def demo(*, scale: int, seed: int, reset: bool = False, benchmark_runs: int | No
     rows = mart_summary(result, manifest, settings)
     print_summary(rows, title=f"Value View marts (run {result.run_id[:8]}, scale {scale})")
     translator = ValueViewTranslator()
-    mart_keys = {translator.get_asset_key(n) for n in project.mart_nodes(manifest).values()}
+    mart_keys = {translator.get_asset_key(n) for n in manifests.mart_nodes(manifest).values()}
     counts = check_counts(result)
     print(
         f"checks: {counts['passed']} passed, {counts['error']} failed,"
@@ -297,15 +296,3 @@ def step_errors(result: ExecuteInProcessResult) -> dict[str, str]:
         message = error.message.strip() if error is not None else "failed"
         errors[event.step_key] = "\n".join(message.splitlines()[:25])
     return errors
-
-
-def _source_schema() -> str:
-    return os.environ.get("VALUE_VIEW_SOURCE_SCHEMA", "vital")
-
-
-def _with_os_env(values: Mapping[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    if "PGPASSWORD" not in values:
-        env.pop("PGPASSWORD", None)
-    env.update(values)
-    return env

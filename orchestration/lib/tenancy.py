@@ -27,7 +27,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestration import database
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from orchestration.lib import manifest as manifests
+from orchestration.lib import settings as project_settings
+from orchestration.lib.database import ConnectionSettings, connect
+from orchestration.lib.dbt_runner import dbt_env, run_dbt
 
 BI_SCHEMA = "value_view"
 TENANT_SCHEMA = f"{BI_SCHEMA}_tenant"
@@ -38,7 +44,8 @@ TENANT_READER_ROLE = "value_view_tenant_reader"
 LOGIN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_PREFIXES = ("pg_", "value_view")
 RESERVED_NAMES = frozenset({"postgres", "public", "current_user", "session_user", "none"})
-_MAPPING = (SECURITY_SCHEMA, MAPPING_TABLE)
+SETUP_MACRO = "value_view_security_setup"
+OPERATIONS_TARGET = "target/operations"
 
 
 class TenancyError(RuntimeError):
@@ -95,52 +102,19 @@ def check_tenant_id(raw: str | uuid.UUID) -> uuid.UUID:
 # --------------------------------------------------------------------------------------
 
 
-def ensure_security_objects(conn: Any) -> None:
-    """Group roles, schemas and the mapping table, as the dbt hook value_view_security_setup.
-
-    For a `tenant-login add` that runs before the first `dbt build`; both are idempotent. Run it
-    as the role dbt runs as: the tenant views read the mapping table with their owner's rights.
-    """
-    for role, comment in (
-        (READER_ROLE, "Value View BI readers: SELECT on the BI-facing relations of every tenant."),
-        (TENANT_READER_ROLE, "Value View tenant logins: SELECT on the tenant-filtered views only."),
-    ):
-        if not _role(conn, role):
-            _execute(conn, "create role {} nologin", role)
-            _execute(conn, "comment on role {} is " + _literal(comment), role)
-    for schema in (BI_SCHEMA, TENANT_SCHEMA, SECURITY_SCHEMA):
-        _execute(conn, "create schema if not exists {}", schema)
-    exists = conn.execute(
-        "select to_regclass(%s) is not null", (f'"{SECURITY_SCHEMA}"."{MAPPING_TABLE}"',)
-    ).fetchone()[0]
-    if not exists:
-        _execute(
-            conn,
-            "create table {}.{} ("
-            " login name primary key,"
-            " tenant_id uuid not null,"
-            " created_at timestamptz not null default now())",
-            SECURITY_SCHEMA,
-            MAPPING_TABLE,
-        )
-        _execute(conn, "create index tenant_logins_tenant_id on {}.{} (tenant_id)", *_MAPPING)
-        _execute(
-            conn,
-            "comment on table {}.{} is "
-            + _literal(
-                "Value View: the tenant each BI login may read"
-                " (value-view tenant-login add|remove|list)."
-            ),
-            *_MAPPING,
-        )
-    _execute(conn, "revoke all on schema {} from public", SECURITY_SCHEMA)
-    _execute(conn, "revoke all on table {}.{} from public", SECURITY_SCHEMA, MAPPING_TABLE)
-    _execute(conn, "grant usage on schema {} to {}", TENANT_SCHEMA, TENANT_READER_ROLE)
+def ensure_security_objects(settings: ConnectionSettings, source_schema: str) -> None:
+    """Group roles, schemas and the login -> tenant mapping table, created by the one macro that
+    creates them (``value_view_security_setup``, dbt's on-run-start hook), for a `tenant-login
+    add` that runs before the first `dbt build`. It runs as the role dbt runs as: the tenant
+    views read the mapping table with their owner's rights."""
+    run_dbt(
+        ["run-operation", SETUP_MACRO, "--quiet"],
+        target_path=manifests.target_path(OPERATIONS_TARGET),
+        env=dbt_env(settings, source_schema=source_schema),
+    )
 
 
 def _sql(template: str, *identifiers: str) -> Any:
-    from psycopg import sql
-
     return sql.SQL(template).format(*(sql.Identifier(name) for name in identifiers))
 
 
@@ -153,8 +127,6 @@ def _literal(value: str) -> str:
 
 
 def _role(conn: Any, name: str) -> Mapping[str, Any] | None:
-    from psycopg.rows import dict_row
-
     with conn.cursor(row_factory=dict_row) as cursor:
         return cursor.execute(
             """
@@ -213,12 +185,12 @@ def _refuse_privileged(login: str, role: Mapping[str, Any]) -> None:
 
 
 def add_login(
-    settings: database.ConnectionSettings,
+    settings: ConnectionSettings,
     login: str,
     tenant_id: str | uuid.UUID,
     *,
     password: str | None = None,
-    source_schema: str = "vital",
+    source_schema: str | None = None,
 ) -> TenantLogin:
     """Create (or re-map) a tenant login that reads only ``tenant_id``'s rows.
 
@@ -228,8 +200,10 @@ def add_login(
     """
     check_login_name(login)
     tenant = check_tenant_id(tenant_id)
-    with database.connect(settings) as conn, conn.transaction():
-        ensure_security_objects(conn)
+    source_schema = source_schema or project_settings.source_schema()
+    ensure_security_objects(settings, source_schema)
+    with connect(settings) as conn, conn.transaction():
+        _execute(conn, "grant usage on schema {} to {}", TENANT_SCHEMA, TENANT_READER_ROLE)
         has_tenants, tenant_name = _tenant_name(conn, tenant, source_schema)
         if has_tenants and tenant_name is None:
             raise TenancyError(f"tenant {tenant} is not in {source_schema}.tenants")
@@ -271,16 +245,14 @@ def add_login(
     return TenantLogin(login, tenant, tenant_name, created_at, True, True)
 
 
-def remove_login(
-    settings: database.ConnectionSettings, login: str, *, keep_role: bool = False
-) -> bool:
+def remove_login(settings: ConnectionSettings, login: str, *, keep_role: bool = False) -> bool:
     """Delete the login's mapping (it sees nothing from the next query on) and its role.
 
     The role leaves value_view_tenant_reader and, unless ``keep_role``, is dropped; a role that
     is not a plain tenant login is never dropped. False when there was no mapping.
     """
     check_login_name(login)
-    with database.connect(settings) as conn, conn.transaction():
+    with connect(settings) as conn, conn.transaction():
         mapped = False
         if conn.execute(
             "select to_regclass(%s) is not null", (f'"{SECURITY_SCHEMA}"."{MAPPING_TABLE}"',)
@@ -303,10 +275,11 @@ def remove_login(
 
 
 def list_logins(
-    settings: database.ConnectionSettings, *, source_schema: str = "vital"
+    settings: ConnectionSettings, *, source_schema: str | None = None
 ) -> list[TenantLogin]:
     """Every mapped login with its tenant (and the tenant's name when the source has it)."""
-    with database.connect(settings) as conn:
+    source_schema = source_schema or project_settings.source_schema()
+    with connect(settings) as conn:
         if not conn.execute(
             "select to_regclass(%s) is not null", (f'"{SECURITY_SCHEMA}"."{MAPPING_TABLE}"',)
         ).fetchone()[0]:
@@ -338,34 +311,14 @@ def list_logins(
 
 
 def bi_relations(manifest: Mapping[str, Any]) -> list[BiRelation]:
-    """The BI-facing relations of a dbt manifest, as the macro value_view_bi_relations sees them.
-
-    Every enabled, non-ephemeral model of the root project under models/marts/; a versioned mart
-    adds its unsuffixed name (a view over its latest version's relation).
-    """
-    project = (manifest.get("metadata") or {}).get("project_name")
+    """The BI relations of a dbt manifest (``manifest.is_bi_relation``), as the macro
+    value_view_bi_relations sees them: a versioned mart adds its unsuffixed name (a view over its
+    latest version's relation)."""
     relations: list[BiRelation] = []
-    for unique_id in sorted(manifest.get("nodes", {})):
-        node = manifest["nodes"][unique_id]
-        config = node.get("config") or {}
-        fqn = node.get("fqn") or []
-        if (
-            node.get("resource_type") != "model"
-            or (project and node.get("package_name") != project)
-            or len(fqn) < 3
-            or fqn[1] != "marts"
-            or not config.get("enabled", True)
-            or config.get("materialized") == "ephemeral"
-        ):
-            continue
-        alias = node.get("alias") or node["name"]
+    for node in manifests.mart_nodes(manifest).values():
+        alias = manifests.relation_name(node)
         relations.append(BiRelation(node["schema"], alias, alias))
-        version, latest = node.get("version"), node.get("latest_version")
-        if (
-            version is not None
-            and latest is not None
-            and str(version) == str(latest)
-            and node["name"] != alias
-        ):
+        versioned = node.get("version") is not None and node["name"] != alias
+        if versioned and manifests.is_latest_version(node):
             relations.append(BiRelation(node["schema"], node["name"], alias))
     return relations

@@ -45,9 +45,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from orchestration import database
-from orchestration.database import PROJECT_ROOT, ConnectionSettings
-from orchestration.report import format_table
+from orchestration.lib import database
+from orchestration.lib import manifest as project
+from orchestration.lib import settings as project_settings
+from orchestration.lib.database import ConnectionSettings
+from orchestration.lib.dbt_runner import DbtCommandError
+from orchestration.lib.dbt_runner import run_dbt as run_project_dbt
+from orchestration.lib.measure import measure_query, percentile, summarize_plan
+from orchestration.lib.report import format_table
+from orchestration.lib.settings import PROJECT_ROOT
+from orchestration.tools.demo_data import load_demo_data
+from orchestration.tools.options import UsageError, parse_date, parse_scale, parse_seed
 
 DEFAULT_OUT = PROJECT_ROOT / "bench_results"
 DEFAULT_TARGET_PATH = PROJECT_ROOT / "target_bench"
@@ -149,7 +157,6 @@ def quote_ident(name: str) -> str:
 
 def latency_summary(samples_ms: Sequence[float]) -> dict[str, float]:
     """n, p50, p95, p99, max and mean of latencies in milliseconds (nearest-rank percentiles)."""
-    from orchestration.checks import percentile
 
     if not samples_ms:
         return {"n": 0}
@@ -246,16 +253,14 @@ def dbt_environment(settings: ConnectionSettings, source_schema: str) -> dict[st
 def run_dbt(
     args: list[str], settings: ConnectionSettings, options: BenchOptions
 ) -> subprocess.CompletedProcess[str]:
-    from orchestration import project
-
     try:
-        return project.run_dbt(
+        return run_project_dbt(
             args,
             target_path=Path(options.target_path),
             env=dbt_environment(settings, options.source_schema),
             timeout=DBT_TIMEOUT_S,
         )
-    except project.DbtCommandError as error:
+    except DbtCommandError as error:
         raise BenchError(str(error)) from error
 
 
@@ -303,10 +308,8 @@ class Warehouse:
     build_seconds: float
     source_rows: int
 
-    def resource(self, source_schema: str):
-        from orchestration.resources import WarehouseResource
-
-        return WarehouseResource(database_url=self.settings.url, source_schema=source_schema)
+    def resource(self, source_schema: str) -> ConnectionSettings:
+        return self.settings
 
 
 def _data_stamp(scale: int, seed: int, as_of: dt.date, schema: str) -> str:
@@ -337,7 +340,6 @@ def load_data(
     settings: ConnectionSettings, scale: int, options: BenchOptions, as_of: dt.date, log: Progress
 ) -> float | None:
     """Load demo data unless the database already holds exactly this scale/seed/as-of."""
-    from orchestration.demo_data import load_demo_data
 
     stamp = _data_stamp(scale, options.seed, as_of, options.source_schema)
     if not options.reload and _database_comment(settings) == stamp:
@@ -715,7 +717,6 @@ def _session(settings: ConnectionSettings):
 
 def _plan(conn, sql_text: str) -> dict[str, Any]:
     """EXPLAIN (ANALYZE, BUFFERS) once: the scans and how many buffers the query touched."""
-    from orchestration.checks import summarize_plan
 
     statement = sql_text.strip().rstrip(";").strip()
     document = conn.execute(f"explain (analyze, buffers, format json) {statement}").fetchone()[0]
@@ -765,8 +766,6 @@ def measure_side_by_side(
     Each round is one call of the latency check's own ``measure_query``; alternating keeps both
     sides under the same background load, and a slow raw query stops at ``--query-seconds``.
     """
-    from orchestration.checks import measure_query
-
     samples: dict[str, list[float]] = {"mart": [], "raw": []}
     sql_by_side = {"mart": benchmark.sql, "raw": benchmark.raw_sql}
     rows = 0
@@ -907,7 +906,7 @@ def measure_refreshes(
 
 
 def pgbench_path() -> str:
-    candidate = database.EmbeddedServer.bin_dir() / "pgbench"
+    candidate = database.server_bin_dir() / "pgbench"
     if candidate.exists():
         return str(candidate)
     found = shutil.which("pgbench")
@@ -1330,13 +1329,12 @@ def load_phase(
     log: Progress,
 ) -> dict[str, Any]:
     """``--load-readers`` readers for ``--load-seconds`` while dbt refreshes a whole tier."""
-    from orchestration.project import tier_name
 
     cron, models = choose_tier(refresh, options.load_tier)
     log(
         "load",
         f"{options.load_readers} readers for {options.load_seconds} s while dbt refreshes tier"
-        f" {tier_name(cron)} ({', '.join(models)})",
+        f" {project.tier_name(cron)} ({', '.join(models)})",
     )
     pgbench = PgbenchProcess(
         warehouse.settings, scripts, options.load_readers, options.load_seconds, workdir, "load"
@@ -1366,7 +1364,7 @@ def load_phase(
     result = {
         "readers": options.load_readers,
         "seconds": run.seconds,
-        "tier": tier_name(cron),
+        "tier": project.tier_name(cron),
         "cron": cron,
         "models": models,
         "tier_refreshes": len(refreshes),
@@ -2238,7 +2236,6 @@ def _refresh_target(warehouse: Warehouse, wanted: str | None) -> MaterializedVie
 
 
 def _int_list(raw: str, option: str) -> tuple[int, ...]:
-    from orchestration.cli import UsageError
 
     try:
         values = tuple(int(part) for part in raw.split(",") if part.strip())
@@ -2288,7 +2285,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
-    from orchestration.cli import UsageError, parse_date, parse_scale, parse_seed, source_schema
 
     scale = parse_scale(args.scale)
     scales = tuple(parse_scale(str(value)) for value in _int_list(args.scales, "--scales"))
@@ -2317,7 +2313,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         out=Path(args.out),
         database_prefix=args.database_prefix,
         target_path=Path(args.target_path).resolve(),
-        source_schema=source_schema(),
+        source_schema=project_settings.source_schema(),
         runs=args.runs,
         query_seconds=args.query_seconds,
         refresh_runs=args.refresh_runs,
@@ -2339,7 +2335,7 @@ def run_command(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     command = "value-view " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     try:
-        result = run(database.resolve(), options, command=command)
+        result = run(project_settings.resolve(), options, command=command)
     except AnswerMismatch as error:
         print(f"value-view bench: FAIL: mart and raw answers differ\n{error}", file=sys.stderr)
         return 1

@@ -17,7 +17,12 @@ from typing import Any
 
 import yaml
 
-from orchestration import dagster_home, database, project
+from orchestration.defs import project
+from orchestration.lib import manifest as manifests
+from orchestration.lib import settings as project_settings
+from orchestration.lib.database import ConnectionSettings, ensure_database
+from orchestration.lib.dbt_runner import dbt_env
+from orchestration.tools import instance as dagster_home
 
 DEFINITIONS_MODULE = "orchestration.definitions"
 LOCATION_NAME = "value_view"
@@ -30,17 +35,14 @@ def _bin(name: str) -> str:
 
 
 def process_env(
-    settings: database.ConnectionSettings, home: Path, extra: Mapping[str, str] | None = None
+    settings: ConnectionSettings, home: Path, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The environment for the webserver, the daemon and the runs they launch."""
-    env = dict(os.environ)
-    if not settings.password:
-        env.pop("PGPASSWORD", None)
-    env.pop("VALUE_VIEW_DATABASE_URL", None)
-    env.update(settings.env())
+    """The environment for the webserver, the daemon and the runs they launch: dbt's, pointed
+    at ``settings`` (which the runs resolve through the PG* variables), and the instance's."""
+    base = dict(os.environ)
+    base.pop(project_settings.DATABASE_URL_ENV, None)
+    env = dbt_env(settings, base=base)
     env.update(dagster_home.instance_env(settings, home))
-    env.setdefault("VALUE_VIEW_SOURCE_SCHEMA", "vital")
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.update(extra or {})
     return env
 
@@ -53,7 +55,7 @@ def write_workspace(home: Path) -> Path:
                 "python_module": {
                     "module_name": DEFINITIONS_MODULE,
                     "location_name": LOCATION_NAME,
-                    "working_directory": str(database.PROJECT_ROOT),
+                    "working_directory": str(project_settings.PROJECT_ROOT),
                 }
             }
         ]
@@ -136,7 +138,7 @@ def wait_for_webserver(url: str, processes: Sequence[subprocess.Popen], timeout:
 
 
 def start(
-    settings: database.ConnectionSettings,
+    settings: ConnectionSettings,
     *,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
@@ -149,7 +151,7 @@ def start(
     """Start the webserver (and the daemon) against the instance for ``settings``."""
     home = dagster_home.prepare(settings, home)
     env = process_env(settings, home, extra_env)
-    project.ensure_manifest(project.dbt_project(env.get(project.TARGET_PATH_ENV)))
+    project.load_manifest(project.dbt_project(env.get(manifests.TARGET_PATH_ENV)))
     url = f"http://{host}:{port}"
     processes = []
     workspace = write_workspace(home)
@@ -165,7 +167,7 @@ def start(
             subprocess.Popen(
                 command,
                 env=env,
-                cwd=database.PROJECT_ROOT,
+                cwd=project_settings.PROJECT_ROOT,
                 stdout=output,
                 stderr=subprocess.STDOUT if output else None,
                 stdin=subprocess.DEVNULL,
@@ -186,8 +188,8 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 def run(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> int:
     """Serve the UI until interrupted (Ctrl-C stops the webserver and the daemon)."""
-    settings = database.resolve()
-    database.ensure_database(settings)
+    settings = project_settings.resolve()
+    ensure_database(settings)
     dbt_project = project.dbt_project()
     project.parse(dbt_project, env=process_env(settings, dagster_home.dagster_home()))
     services = start(settings, host=host, port=port)

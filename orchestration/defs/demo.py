@@ -1,0 +1,102 @@
+"""The demo-data loader: an asset of the dev and ci deployments only (``settings.deployment``).
+
+It writes the VITAL source tables, which every other deployment treats as read-only, so
+``definitions`` registers it only where ``VALUE_VIEW_TARGET`` is dev or ci. The generator itself is
+a tool that Dagster never imports: the asset runs ``value-view demo-data`` in a subprocess against
+the warehouse, the way Dagster runs any external program, and records what it reports.
+"""
+
+import json
+import subprocess
+import sys
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.translator import LAYER_TAG, SOURCES_GROUP
+from orchestration.lib.settings import DATABASE_URL_ENV
+
+DEMO_DATA_NAME = "vital_demo_data"
+DEMO_DATA_KEY = AssetKey([DEMO_DATA_NAME])
+DEFAULT_SCALE = 1
+DEFAULT_SEED = 42
+CLI_MODULE = "orchestration.tools.cli"
+LOAD_TIMEOUT_S = 3 * 3600
+
+
+class DemoDataConfig(Config):
+    """How much deterministic demo data to load, and whether to replace what is there."""
+
+    scale: int = Field(default=DEFAULT_SCALE, ge=1, le=1000, description="Multiplies volumes.")
+    seed: int = Field(default=DEFAULT_SEED, ge=0, description="Random seed.")
+    reset: bool = Field(default=False, description="Replace data already in the source schema.")
+    as_of: str | None = Field(
+        default=None, description="Anchor date YYYY-MM-DD for timestamps (default: today, UTC)."
+    )
+
+
+def demo_data_command(config: DemoDataConfig, schema: str) -> list[str]:
+    """``value-view demo-data`` for ``config``: keeps data already loaded unless ``reset``."""
+    command = [sys.executable, "-m", CLI_MODULE, "demo-data", "--json", "--if-empty"]
+    command += ["--scale", str(config.scale), "--seed", str(config.seed), "--schema", schema]
+    if config.as_of:
+        command += ["--as-of", config.as_of]
+    if config.reset:
+        command.append("--reset")
+    return command
+
+
+@asset(
+    key=DEMO_DATA_KEY,
+    group_name=SOURCES_GROUP,
+    kinds={"python", "postgres"},
+    tags={LAYER_TAG: "sources"},
+    description=(
+        "Deterministic demo data for the VITAL source tables (dev and ci deployments only)."
+        " Loads only when the source schema is empty, or when `reset` is set."
+    ),
+)
+def vital_demo_data(
+    context: AssetExecutionContext, config: DemoDataConfig, warehouse: WarehouseResource
+) -> MaterializeResult:
+    settings = warehouse.settings()
+    env = warehouse.env()
+    env[DATABASE_URL_ENV] = settings.url
+    result = subprocess.run(
+        demo_data_command(config, warehouse.source()),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=LOAD_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        message = (result.stderr.strip() or result.stdout.strip()).splitlines()[-20:]
+        raise Failure(
+            description="value-view demo-data failed:\n" + "\n".join(message),
+            metadata={"exit_code": MetadataValue.int(result.returncode)},
+        )
+    report = json.loads(result.stdout)
+    counts: dict[str, int] = report["counts"]
+    loaded = bool(report["loaded"])
+    action = "loaded" if loaded else "kept the data already in"
+    context.log.info(f"{action} schema {report['schema']}: {sum(counts.values()):,} rows")
+    metadata: dict[str, MetadataValue] = {
+        "loaded_now": MetadataValue.bool(loaded),
+        "schema": MetadataValue.text(report["schema"]),
+        "dagster/row_count": MetadataValue.int(sum(counts.values())),
+        "tables": MetadataValue.int(len(counts)),
+    }
+    if loaded:
+        metadata["scale"] = MetadataValue.int(config.scale)
+        metadata["seed"] = MetadataValue.int(config.seed)
+    return MaterializeResult(metadata=metadata)

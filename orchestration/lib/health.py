@@ -1,0 +1,163 @@
+"""The warehouse's health, read from PostgreSQL's statistics: how fresh a relation is for its
+refresh tier, the buffer-cache hit ratio, and which indexes are unused or inefficient.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from psycopg.sql import SQL, Identifier
+
+from orchestration.lib.database import ConnectionSettings, connect
+
+MIN_CACHE_HIT_RATIO = 0.95
+# Below this many block requests the ratio says nothing yet (a freshly created database).
+MIN_BLOCK_REQUESTS = 10_000
+# An index is judged unused only once its table is read through its other indexes this often (a
+# table freshly rebuilt, or read only by whole-table dbt tests, says nothing about its indexes).
+MIN_SCANS_FOR_UNUSED = 1_000
+# An index is judged inefficient after this many scans that fetched under 1% of what they read.
+MIN_SCANS_FOR_INEFFICIENT = 100
+INEFFICIENT_RATIO = 0.01
+
+
+def max_age_for_cron(cron: str) -> dt.timedelta:
+    """How old a relation may be for its tier: hourly 2 h, daily 26 h, weekly 8 days."""
+    _, hour, day, month, weekday = cron.split()
+    if hour == "*" or "/" in hour or "," in hour:
+        return dt.timedelta(hours=2)
+    if (day, month, weekday) == ("*", "*", "*"):
+        return dt.timedelta(hours=26)
+    if (day, month) == ("*", "*"):
+        return dt.timedelta(days=8)
+    return dt.timedelta(days=32)
+
+
+def freshness_verdict(
+    last_refreshed: dt.datetime | None, now: dt.datetime, max_age: dt.timedelta
+) -> tuple[bool, str]:
+    if last_refreshed is None:
+        return False, "no refresh recorded"
+    age = now - last_refreshed
+    if age > max_age:
+        return False, f"last refreshed {hours(age)} ago, more than {hours(max_age)}"
+    return True, f"last refreshed {hours(age)} ago, within {hours(max_age)}"
+
+
+def hours(delta: dt.timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"
+
+
+def last_refresh(
+    settings: ConnectionSettings, schema: str, relation: str
+) -> tuple[dt.datetime | None, str]:
+    """When a relation was last refreshed: its ``last_refreshed`` column, else its last ANALYZE."""
+    with connect(settings, autocommit=True) as conn:
+        has_column = conn.execute(
+            """
+            select 1
+            from pg_attribute as attributes
+            join pg_class as relations on relations.oid = attributes.attrelid
+            join pg_namespace as namespaces on namespaces.oid = relations.relnamespace
+            where namespaces.nspname = %s and relations.relname = %s
+              and attributes.attname = 'last_refreshed' and not attributes.attisdropped
+            """,
+            (schema, relation),
+        ).fetchone()
+        if has_column:
+            row = conn.execute(
+                SQL("select max(last_refreshed) from {}.{}").format(
+                    Identifier(schema), Identifier(relation)
+                )
+            ).fetchone()
+            if row and row[0] is not None:
+                value = row[0]
+                if isinstance(value, dt.datetime):
+                    return aware(value), "last_refreshed column"
+        row = conn.execute(
+            """
+            select greatest(last_analyze, last_autoanalyze)
+            from pg_stat_user_tables where schemaname = %s and relname = %s
+            """,
+            (schema, relation),
+        ).fetchone()
+    if row and row[0] is not None:
+        return aware(row[0]), "pg_stat_user_tables last analyze"
+    return None, "none"
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def cache_hit_verdict(hits: int, reads: int, minimum: float) -> tuple[bool, float | None, str]:
+    requests = hits + reads
+    if requests < MIN_BLOCK_REQUESTS:
+        return True, None, f"only {requests:,} block requests so far: too few to judge"
+    ratio = hits / requests
+    if ratio < minimum:
+        return False, ratio, f"hit ratio {ratio:.2%} is below {minimum:.0%}"
+    return True, ratio, f"hit ratio {ratio:.2%} is at least {minimum:.0%}"
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    schema: str
+    table: str
+    index: str
+    size_bytes: int
+    scans: int
+    tuples_read: int
+    tuples_fetched: int
+    is_unique: bool
+    table_index_scans: int
+
+    @property
+    def efficiency(self) -> float | None:
+        if self.tuples_read == 0:
+            return None
+        return self.tuples_fetched / self.tuples_read
+
+    @property
+    def status(self) -> str:
+        """ok, unused (its table is read through indexes, never this one) or inefficient."""
+        if (
+            self.scans == 0
+            and not self.is_unique
+            and self.table_index_scans >= MIN_SCANS_FOR_UNUSED
+        ):
+            return "unused"
+        efficiency = self.efficiency
+        if (
+            self.scans >= MIN_SCANS_FOR_INEFFICIENT
+            and efficiency is not None
+            and 0 < efficiency < INEFFICIENT_RATIO
+        ):
+            return "inefficient"
+        return "ok"
+
+
+def index_stats(settings: ConnectionSettings, schema: str) -> list[IndexStats]:
+    with connect(settings, autocommit=True) as conn:
+        rows = conn.execute(
+            """
+            select
+                indexes.schemaname,
+                indexes.relname,
+                indexes.indexrelname,
+                pg_relation_size(indexes.indexrelid),
+                indexes.idx_scan,
+                indexes.idx_tup_read,
+                indexes.idx_tup_fetch,
+                index_defs.indisunique,
+                coalesce(tables.idx_scan, 0)
+            from pg_stat_user_indexes as indexes
+            join pg_index as index_defs on index_defs.indexrelid = indexes.indexrelid
+            left join pg_stat_user_tables as tables on tables.relid = indexes.relid
+            where indexes.schemaname = %s
+            order by indexes.relname, indexes.indexrelname
+            """,
+            (schema,),
+        ).fetchall()
+    return [IndexStats(*row) for row in rows]

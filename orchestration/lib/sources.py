@@ -1,0 +1,62 @@
+"""What the VITAL source tables hold now: a row count and the newest change of each, so that an
+observer can tell whether anything changed since it last looked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from orchestration.lib.database import ConnectionSettings, connect
+
+CHANGE_COLUMNS = ("updated_at", "created_at")
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """One source table's row count and newest ``updated_at`` (else ``created_at``)."""
+
+    table: str
+    exists: bool
+    rows: int
+    newest_change: dt.datetime | None
+
+    @property
+    def version(self) -> str:
+        """A data version: equal for two observations exactly when neither figure moved."""
+        if not self.exists:
+            return "missing"
+        newest = self.newest_change.isoformat() if self.newest_change else "-"
+        return f"{self.rows}:{newest}"
+
+
+def source_states(
+    settings: ConnectionSettings, schema: str, tables: Iterable[str]
+) -> dict[str, SourceState]:
+    """The state of each table of ``schema`` named in ``tables`` (a missing table is reported
+    as missing, not as an error: the sources may not be loaded yet)."""
+    states: dict[str, SourceState] = {}
+    with connect(settings, autocommit=True) as conn:
+        for table in tables:
+            columns = {
+                row[0]
+                for row in conn.execute(
+                    "select attname from pg_attribute"
+                    " where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped",
+                    (sql.Identifier(schema, table).as_string(conn),),
+                ).fetchall()
+            }
+            if not columns:
+                states[table] = SourceState(table, False, 0, None)
+                continue
+            change = next((column for column in CHANGE_COLUMNS if column in columns), None)
+            newest = sql.SQL("max({})").format(sql.Identifier(change)) if change else sql.NULL
+            rows, newest_change = conn.execute(
+                sql.SQL("select count(*), {} from {}").format(newest, sql.Identifier(schema, table))
+            ).fetchone()
+            if isinstance(newest_change, dt.datetime) and newest_change.tzinfo is None:
+                newest_change = newest_change.replace(tzinfo=dt.timezone.utc)
+            states[table] = SourceState(table, True, int(rows), newest_change)
+    return states

@@ -1,0 +1,40 @@
+"""Command-line values shared by the tools: what a scale, a seed or a date may be, and the one
+error a bad value raises (printed as one line)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+DEFAULT_SEED = 42
+MAX_SCALE = 1000
+
+
+class UsageError(ValueError):
+    """A bad command-line value; printed as one line."""
+
+
+def parse_scale(raw: str) -> int:
+    try:
+        scale = int(raw)
+    except ValueError:
+        scale = None
+    if scale is None or not 1 <= scale <= MAX_SCALE:
+        raise UsageError(f"--scale must be a whole number from 1 to {MAX_SCALE}, got {raw!r}")
+    return scale
+
+
+def parse_seed(raw: str) -> int:
+    try:
+        seed = int(raw)
+    except ValueError:
+        raise UsageError(f"--seed must be a non-negative whole number, got {raw!r}") from None
+    if not 0 <= seed < 2**63:
+        raise UsageError(f"--seed must be a non-negative whole number below 2**63, got {seed}")
+    return seed
+
+
+def parse_date(raw: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"--as-of must be a date as YYYY-MM-DD, got {raw!r}") from None
