@@ -19,7 +19,9 @@ import pytest
 from dagster import AssetKey, DefaultScheduleStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+from orchestration.definitions import build_definitions
 from orchestration.defs import archive, assets, checks
+from orchestration.defs.demo import DEMO_DATA_KEY, DemoDataConfig, demo_data_command
 from orchestration.defs.translator import TIER_TAG, ValueViewTranslator, owner_of
 from orchestration.lib import database, health, measure, settings
 from orchestration.lib import manifest as project
@@ -402,3 +404,64 @@ def test_a_failed_step_leaves_no_dbt_process_running(program: str) -> None:
     # A process that has already ended is left alone.
     assets.stop_dbt(_Invocation(process), context)
     assert len(context.log.lines) == 1
+
+
+# -- the sources are read-only outside dev and ci ---------------------------------------------
+
+
+def _source_writers(defs, manifest: dict) -> set[AssetKey]:
+    """Materializable assets that are a source table or feed one: what could write the sources."""
+    graph = defs.get_repository_def().asset_graph
+    sources = {AssetKey([s["source_name"], s["name"]]) for s in manifest["sources"].values()}
+    writers = {key for key in sources if graph.get(key).is_materializable}
+    for key in sources:
+        writers |= {
+            parent for parent in graph.get(key).parent_keys if graph.get(parent).is_materializable
+        }
+    return writers
+
+
+@pytest.mark.parametrize("deployment", ["prod", "replica"])
+def test_a_prod_code_location_has_no_asset_that_writes_the_sources(
+    dbt_project, manifest, monkeypatch: pytest.MonkeyPatch, deployment: str
+) -> None:
+    # The deployment is the dbt target: VALUE_VIEW_TARGET, read when the definitions load.
+    monkeypatch.setenv(settings.TARGET_ENV, deployment)
+    defs = build_definitions(dbt_project)
+    graph = defs.get_repository_def().asset_graph
+    keys = set(graph.get_all_asset_keys())
+    assert _source_writers(defs, manifest) == set()
+    assert DEMO_DATA_KEY not in keys
+    for source in manifest["sources"].values():
+        node = graph.get(AssetKey([source["source_name"], source["name"]]))
+        assert node.is_observable and not node.is_materializable
+    # Still the whole pipeline: the sources observed, then every model built.
+    job = defs.resolve_job_def("value_view_pipeline")
+    assert {AssetKey([s["source_name"], s["name"]]) for s in manifest["sources"].values()} <= set(
+        job.asset_layer.selected_asset_keys
+    )
+
+
+@pytest.mark.parametrize("deployment", ["dev", "ci"])
+def test_dev_and_ci_load_demo_data_upstream_of_every_source(
+    dbt_project, manifest, monkeypatch: pytest.MonkeyPatch, deployment: str
+) -> None:
+    monkeypatch.setenv(settings.TARGET_ENV, deployment)
+    defs = build_definitions(dbt_project)
+    assert _source_writers(defs, manifest) == {DEMO_DATA_KEY}
+    graph = defs.get_repository_def().asset_graph
+    for source in manifest["sources"].values():
+        assert (
+            DEMO_DATA_KEY
+            in graph.get(AssetKey([source["source_name"], source["name"]])).parent_keys
+        )
+
+
+def test_the_demo_data_asset_runs_the_tool_without_importing_it() -> None:
+    config = DemoDataConfig(scale=2, seed=7, reset=True, as_of="2026-01-31")
+    command = demo_data_command(config, "vital_copy")
+    assert command[:3] == [sys.executable, "-m", "orchestration.tools.cli"]
+    assert command[3:] == [
+        "demo-data", "--json", "--if-empty", "--scale", "2", "--seed", "7",
+        "--schema", "vital_copy", "--as-of", "2026-01-31", "--reset",
+    ]  # fmt: skip

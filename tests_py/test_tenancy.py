@@ -495,14 +495,16 @@ def _mapping_shape(settings: database.ConnectionSettings) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_the_cli_and_the_dbt_hook_create_the_same_mapping_table(
+def test_a_login_added_before_the_first_build_gets_the_hooks_mapping_table(
     built: Warehouse, server: database.ConnectionSettings
 ) -> None:
+    """`tenant-login add` on a database dbt never built runs the dbt hook that creates the
+    security objects (one place creates them), and gets the same mapping table as a build."""
     fresh = server.with_database(f"vv_tenancy_fresh_{os.getpid()}_{secrets.token_hex(3)}")
     database.ensure_database(fresh)
     try:
-        with database.connect(fresh) as conn, conn.transaction():
-            tenancy.ensure_security_objects(conn)
+        assert _mapping_shape(fresh) == []
+        tenancy.ensure_security_objects(fresh, "vital")
         assert _mapping_shape(fresh) == _mapping_shape(built.settings)
     finally:
         database.drop_database(fresh)

@@ -75,12 +75,10 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """Run one dbt command in the project, its artifacts and logs under ``target_path``.
 
-    ``env`` defaults to ``dbt_env()`` (the process environment); a failure raises
+    ``env`` is the base of ``dbt_env`` (default: the process environment); a failure raises
     DbtCommandError with the tail of dbt's output.
     """
-    command_env = dict(dbt_env() if env is None else env)
-    command_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    command_env["DBT_PROFILES_DIR"] = str(project_settings.PROJECT_ROOT)
+    command_env = dbt_env(base=env)
     command_env["DBT_LOG_PATH"] = str(target_path)
     command_env.pop("DBT_TARGET_PATH", None)
     result = subprocess.run(

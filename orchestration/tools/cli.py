@@ -77,10 +77,11 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_env(args: argparse.Namespace) -> int:
     settings = project_settings.resolve()
+    dbt = dbt_env(settings, base={})
     values = {
         **settings.env(),
-        "DBT_PROFILES_DIR": str(project_settings.PROJECT_ROOT),
-        "DBT_PROJECT_DIR": str(project_settings.PROJECT_ROOT),
+        "DBT_PROFILES_DIR": dbt["DBT_PROFILES_DIR"],
+        "DBT_PROJECT_DIR": dbt["DBT_PROJECT_DIR"],
         project_settings.DATABASE_URL_ENV: settings.url,
     }
     for key, value in values.items():
