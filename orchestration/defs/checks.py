@@ -281,20 +281,7 @@ def build_warehouse_checks(mart_keys: Sequence[AssetKey]) -> list[AssetChecksDef
     def buffer_cache_hit_ratio(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        with warehouse.connect(autocommit=True) as conn:
-            hits, reads = conn.execute(
-                "select blks_hit, blks_read from pg_stat_database"
-                " where datname = current_database()"
-            ).fetchone()
-            per_relation = conn.execute(
-                """
-                select relname,
-                       coalesce(heap_blks_hit, 0) + coalesce(idx_blks_hit, 0),
-                       coalesce(heap_blks_read, 0) + coalesce(idx_blks_read, 0)
-                from pg_statio_user_tables where schemaname = %s order by relname
-                """,
-                (warehouse.marts_schema,),
-            ).fetchall()
+        hits, reads, per_relation = health.cache_hits(warehouse.settings(), warehouse.marts_schema)
         passed, ratio, verdict = health.cache_hit_verdict(
             int(hits), int(reads), MIN_CACHE_HIT_RATIO
         )

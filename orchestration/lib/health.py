@@ -91,6 +91,27 @@ def aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+def cache_hits(
+    settings: ConnectionSettings, schema: str
+) -> tuple[int, int, list[tuple[str, int, int]]]:
+    """Block requests of the database served from shared buffers and read from disk, and the
+    same per relation of ``schema`` (heap and indexes together)."""
+    with connect(settings, autocommit=True) as conn:
+        hits, reads = conn.execute(
+            "select blks_hit, blks_read from pg_stat_database where datname = current_database()"
+        ).fetchone()
+        per_relation = conn.execute(
+            """
+            select relname,
+                   coalesce(heap_blks_hit, 0) + coalesce(idx_blks_hit, 0),
+                   coalesce(heap_blks_read, 0) + coalesce(idx_blks_read, 0)
+            from pg_statio_user_tables where schemaname = %s order by relname
+            """,
+            (schema,),
+        ).fetchall()
+    return int(hits), int(reads), [(name, int(hit), int(read)) for name, hit, read in per_relation]
+
+
 def cache_hit_verdict(hits: int, reads: int, minimum: float) -> tuple[bool, float | None, str]:
     requests = hits + reads
     if requests < MIN_BLOCK_REQUESTS:
