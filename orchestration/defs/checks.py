@@ -232,21 +232,35 @@ def warehouse_spec(mart_keys: Iterable[AssetKey]) -> AssetSpec:
     )
 
 
-def index_table(stats: Sequence[IndexStats]) -> MetadataValue:
-    schema = TableSchema(
-        columns=[
-            TableColumn("relation", "string"),
-            TableColumn("index", "string"),
-            TableColumn("size_kb", "int"),
-            TableColumn("scans", "int"),
-            TableColumn("tuples_read", "int"),
-            TableColumn("tuples_fetched", "int"),
-            TableColumn("efficiency_pct", "float"),
-            TableColumn("status", "string"),
-        ]
+def metadata_table(records: Sequence[Mapping[str, Any]], types: Mapping[str, str]) -> MetadataValue:
+    """A table for the UI: one record per row, ``types`` giving each column's name and type."""
+    return MetadataValue.table(
+        records=[TableRecord(dict(record)) for record in records],
+        schema=TableSchema(columns=[TableColumn(name, kind) for name, kind in types.items()]),
     )
-    records = [
-        TableRecord(
+
+
+INDEX_REPORT_COLUMNS = {
+    "relation": "string",
+    "index": "string",
+    "size_kb": "int",
+    "scans": "int",
+    "tuples_read": "int",
+    "tuples_fetched": "int",
+    "efficiency_pct": "float",
+    "status": "string",
+}
+CACHE_REPORT_COLUMNS = {
+    "relation": "string",
+    "hits": "int",
+    "reads": "int",
+    "hit_ratio_pct": "float",
+}
+
+
+def index_table(stats: Sequence[IndexStats]) -> MetadataValue:
+    return metadata_table(
+        [
             {
                 "relation": item.table,
                 "index": item.index,
@@ -259,10 +273,10 @@ def index_table(stats: Sequence[IndexStats]) -> MetadataValue:
                 else 0.0,
                 "status": item.status,
             }
-        )
-        for item in stats
-    ]
-    return MetadataValue.table(records=records, schema=schema)
+            for item in stats
+        ],
+        INDEX_REPORT_COLUMNS,
+    )
 
 
 def build_warehouse_checks(mart_keys: Sequence[AssetKey]) -> list[AssetChecksDefinition]:
@@ -286,31 +300,19 @@ def build_warehouse_checks(mart_keys: Sequence[AssetKey]) -> list[AssetChecksDef
             int(hits), int(reads), MIN_CACHE_HIT_RATIO
         )
         relations = [
-            TableRecord(
-                {
-                    "relation": name,
-                    "hits": int(hit),
-                    "reads": int(read),
-                    "hit_ratio_pct": round(100.0 * hit / (hit + read), 2) if hit + read else 0.0,
-                }
-            )
+            {
+                "relation": name,
+                "hits": hit,
+                "reads": read,
+                "hit_ratio_pct": round(100.0 * hit / (hit + read), 2) if hit + read else 0.0,
+            }
             for name, hit, read in per_relation
         ]
         metadata: dict[str, Any] = {
-            "blocks_hit": MetadataValue.int(int(hits)),
-            "blocks_read": MetadataValue.int(int(reads)),
+            "blocks_hit": MetadataValue.int(hits),
+            "blocks_read": MetadataValue.int(reads),
             "minimum_ratio": MetadataValue.float(MIN_CACHE_HIT_RATIO),
-            "marts_relations": MetadataValue.table(
-                records=relations,
-                schema=TableSchema(
-                    columns=[
-                        TableColumn("relation", "string"),
-                        TableColumn("hits", "int"),
-                        TableColumn("reads", "int"),
-                        TableColumn("hit_ratio_pct", "float"),
-                    ]
-                ),
-            ),
+            "marts_relations": metadata_table(relations, CACHE_REPORT_COLUMNS),
         }
         if ratio is not None:
             metadata["hit_ratio"] = MetadataValue.float(round(ratio, 5))

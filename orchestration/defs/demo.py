@@ -7,7 +7,6 @@ the warehouse, the way Dagster runs any external program, and records what it re
 """
 
 import json
-import subprocess
 import sys
 
 from dagster import (
@@ -23,6 +22,7 @@ from pydantic import Field
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.translator import LAYER_TAG, SOURCES_GROUP
+from orchestration.lib.process import CommandError, run_checked
 from orchestration.lib.settings import DATABASE_URL_ENV
 
 DEMO_DATA_NAME = "vital_demo_data"
@@ -71,20 +71,15 @@ def vital_demo_data(
     settings = warehouse.settings()
     env = warehouse.env()
     env[DATABASE_URL_ENV] = settings.url
-    result = subprocess.run(
-        demo_data_command(config, warehouse.source()),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=LOAD_TIMEOUT_S,
-        check=False,
-    )
-    if result.returncode != 0:
-        message = (result.stderr.strip() or result.stdout.strip()).splitlines()[-20:]
-        raise Failure(
-            description="value-view demo-data failed:\n" + "\n".join(message),
-            metadata={"exit_code": MetadataValue.int(result.returncode)},
+    try:
+        result = run_checked(
+            demo_data_command(config, warehouse.source()),
+            what="value-view demo-data",
+            env=env,
+            timeout=LOAD_TIMEOUT_S,
         )
+    except CommandError as error:
+        raise Failure(description=str(error)) from error
     report = json.loads(result.stdout)
     counts: dict[str, int] = report["counts"]
     loaded = bool(report["loaded"])

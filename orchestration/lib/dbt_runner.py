@@ -18,11 +18,10 @@ from pathlib import Path
 from orchestration.lib import settings as project_settings
 from orchestration.lib.database import ConnectionSettings
 from orchestration.lib.dbt_guard import dbt_executable
+from orchestration.lib.process import CommandError, run_checked
 
-OUTPUT_TAIL_LINES = 30
 
-
-class DbtCommandError(RuntimeError):
+class DbtCommandError(CommandError):
     """A dbt command the project runs itself (parse, compile, build) failed."""
 
 
@@ -81,16 +80,11 @@ def run_dbt(
     command_env = dbt_env(base=env)
     command_env["DBT_LOG_PATH"] = str(target_path)
     command_env.pop("DBT_TARGET_PATH", None)
-    result = subprocess.run(
+    return run_checked(
         [dbt_executable(), *args, "--target-path", str(target_path)],
-        cwd=project_settings.PROJECT_ROOT,
+        what=f"dbt {' '.join(args)}",
         env=command_env,
-        capture_output=True,
-        text=True,
+        cwd=project_settings.PROJECT_ROOT,
         timeout=timeout,
-        check=False,
+        error=DbtCommandError,
     )
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-OUTPUT_TAIL_LINES:])
-        raise DbtCommandError(f"dbt {' '.join(args)} failed:\n{tail}")
-    return result
