@@ -12,7 +12,17 @@ from numbers import Number
 
 import pytest
 
-from orchestration import bench, cli, database
+from orchestration.lib import database, settings
+from orchestration.tools import bench, cli
+from orchestration.tools.bench import runner
+from orchestration.tools.bench.answers import (
+    Answer,
+    AnswerMismatch,
+    check_all_answers,
+    compare_answers,
+)
+from orchestration.tools.bench.figures import latency_summary, parse_estimate, ratio
+from orchestration.tools.bench.pgbench import parse_pgbench_log, parse_pgbench_output
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -21,18 +31,18 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def test_answers_match_ignoring_volatile_columns_order_and_number_types() -> None:
-    mart = bench.Answer(
+    mart = Answer(
         columns=["persona_name", "opportunity_score", "pillars", "last_refreshed"],
         rows=[
             ("Ann", Decimal("12.50"), ["SP01", "SP02"], "2026-01-01"),
             ("Bob", Decimal("9"), [], "x"),
         ],
     )
-    raw = bench.Answer(
+    raw = Answer(
         columns=["last_refreshed", "pillars", "opportunity_score", "persona_name"],
         rows=[("y", (), 9, "Bob"), ("z", ("SP01", "SP02"), 12.5, "Ann")],
     )
-    checked = bench.compare_answers("bench_example", mart, raw)
+    checked = compare_answers("bench_example", mart, raw)
     assert checked["rows"] == 2
     assert checked["columns_matched"] == "by name"
     assert checked["ignored_columns"] == ["last_refreshed"]
@@ -40,10 +50,10 @@ def test_answers_match_ignoring_volatile_columns_order_and_number_types() -> Non
 
 
 def test_a_missing_row_fails_naming_the_benchmark_and_the_row() -> None:
-    mart = bench.Answer(columns=["jtbd_code", "score"], rows=[("J1", 10), ("J2", 11), ("J2", 11)])
-    raw = bench.Answer(columns=["jtbd_code", "score"], rows=[("J1", 10), ("J2", 11)])
-    with pytest.raises(bench.AnswerMismatch) as caught:
-        bench.compare_answers("bench_jobs", mart, raw)
+    mart = Answer(columns=["jtbd_code", "score"], rows=[("J1", 10), ("J2", 11), ("J2", 11)])
+    raw = Answer(columns=["jtbd_code", "score"], rows=[("J1", 10), ("J2", 11)])
+    with pytest.raises(AnswerMismatch) as caught:
+        compare_answers("bench_jobs", mart, raw)
     message = str(caught.value)
     assert caught.value.benchmarks == ["bench_jobs"]
     assert "bench_jobs" in message
@@ -52,25 +62,25 @@ def test_a_missing_row_fails_naming_the_benchmark_and_the_row() -> None:
 
 
 def test_a_changed_value_fails() -> None:
-    mart = bench.Answer(columns=["a", "b"], rows=[(1, "x")])
-    raw = bench.Answer(columns=["a", "b"], rows=[(1, "y")])
-    with pytest.raises(bench.AnswerMismatch, match="bench_values"):
-        bench.compare_answers("bench_values", mart, raw)
+    mart = Answer(columns=["a", "b"], rows=[(1, "x")])
+    raw = Answer(columns=["a", "b"], rows=[(1, "y")])
+    with pytest.raises(AnswerMismatch, match="bench_values"):
+        compare_answers("bench_values", mart, raw)
 
 
 def test_different_columns_fail() -> None:
-    mart = bench.Answer(columns=["a", "b"], rows=[])
-    raw = bench.Answer(columns=["a"], rows=[])
-    with pytest.raises(bench.AnswerMismatch, match="different columns"):
-        bench.compare_answers("bench_columns", mart, raw)
+    mart = Answer(columns=["a", "b"], rows=[])
+    raw = Answer(columns=["a"], rows=[])
+    with pytest.raises(AnswerMismatch, match="different columns"):
+        compare_answers("bench_columns", mart, raw)
 
 
 def test_the_command_exits_non_zero_when_answers_differ(monkeypatch, capsys) -> None:
     def differing(*args, **kwargs):
-        raise bench.AnswerMismatch(["bench_odd"], "benchmark bench_odd: answers differ")
+        raise AnswerMismatch(["bench_odd"], "benchmark bench_odd: answers differ")
 
-    monkeypatch.setattr(bench, "run", differing)
-    monkeypatch.setattr(database, "resolve", lambda: None)
+    monkeypatch.setattr(runner, "run", differing)
+    monkeypatch.setattr(settings, "resolve", lambda: None)
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     assert bench.run_command(parser.parse_args([])) == 1
@@ -86,7 +96,7 @@ def test_bad_options_are_usage_errors() -> None:
 
 
 def test_latency_summary_and_ratio() -> None:
-    summary = bench.latency_summary([float(value) for value in range(101)])
+    summary = latency_summary([float(value) for value in range(101)])
     assert (summary["n"], summary["p50_ms"], summary["p95_ms"], summary["p99_ms"]) == (
         101,
         50.0,
@@ -94,15 +104,15 @@ def test_latency_summary_and_ratio() -> None:
         99.0,
     )
     assert summary["max_ms"] == 100.0
-    assert bench.ratio(10.0, 4.0) == 2.5
-    assert bench.ratio(1.0, 0.0) is None
+    assert ratio(10.0, 4.0) == 2.5
+    assert ratio(1.0, 0.0) is None
 
 
 def test_spec_estimates_parse_to_seconds() -> None:
-    assert bench.parse_estimate("2-5 min") == (120.0, 300.0)
-    assert bench.parse_estimate("10-30 sec") == (10.0, 30.0)
-    assert bench.parse_estimate("5 sec") == (5.0, 5.0)
-    assert bench.parse_estimate("-") is None
+    assert parse_estimate("2-5 min") == (120.0, 300.0)
+    assert parse_estimate("10-30 sec") == (10.0, 30.0)
+    assert parse_estimate("5 sec") == (5.0, 5.0)
+    assert parse_estimate("-") is None
 
 
 def test_pgbench_logs_and_output_parse() -> None:
@@ -111,11 +121,11 @@ def test_pgbench_logs_and_output_parse() -> None:
         "1 0 20000 2 1700000001 0",
         "1 1 failed 1 1700000002 0",
     ]
-    transactions, failed = bench.parse_pgbench_log(lines)
+    transactions, failed = parse_pgbench_log(lines)
     assert failed == 1
     assert transactions[0] == (0, pytest.approx(1700000000.2485), 1.5)
     assert transactions[1] == (2, pytest.approx(1700000000.98), 20.0)
-    tps, failed, aborted = bench.parse_pgbench_output(
+    tps, failed, aborted = parse_pgbench_output(
         "number of failed transactions: 0 (0.000%)\ntps = 812.5 (without initial connection time)",
         "pgbench: error: client 3 script 0 aborted in command 0 query 0: ERROR:  boom",
     )
@@ -203,8 +213,8 @@ def test_the_same_answer_check_fails_when_the_raw_query_drops_a_row(
     altered = dataclasses.replace(
         benchmark, raw_sql=f"select * from ({raw}\n) as raw_answer offset 1"
     )
-    with pytest.raises(bench.AnswerMismatch) as caught:
-        bench.check_all_answers(warehouse.settings, [altered], bench.Progress(enabled=False))
+    with pytest.raises(AnswerMismatch) as caught:
+        check_all_answers(warehouse.settings, [altered], bench.Progress(enabled=False))
     assert caught.value.benchmarks == [benchmark.name]
     assert benchmark.name in str(caught.value)
     assert "only in the mart: 1" in str(caught.value)

@@ -1,5 +1,5 @@
-"""The bench's arithmetic (latency summaries, ratios, the spec's refresh estimates) and how its
-figures are written for a person: '3.21 ms', '1.8 s', '68x faster', '12.5%'."""
+"""The bench's arithmetic: latency summaries, ratios, and the spec's refresh estimates in
+seconds."""
 
 from __future__ import annotations
 
@@ -43,58 +43,3 @@ def parse_estimate(text: str | None) -> tuple[float, float] | None:
     low = float(match.group(1)) * unit
     high = float(match.group(2) or match.group(1)) * unit
     return low, high
-
-
-def fmt_ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 10_000:
-        return f"{value / 1000:,.1f} s"
-    if value >= 1000:
-        return f"{value / 1000:,.2f} s"
-    if value >= 100:
-        return f"{value:,.0f} ms"
-    if value >= 10:
-        return f"{value:.1f} ms"
-    return f"{value:.2f} ms"
-
-
-def fmt_secs(value: float | None) -> str:
-    return "-" if value is None else fmt_ms(value * 1000.0)
-
-
-def fmt_span(seconds: Sequence[float] | None) -> str:
-    """A spec estimate in seconds as the spec writes it: '5 s', '3.8-9.8 min'."""
-    if not seconds:
-        return "-"
-    low, high = seconds
-    if high < 60:
-        return f"{low:g} s" if low == high else f"{low:g}-{high:g} s"
-    return f"{low / 60:.1f}-{high / 60:.1f} min"
-
-
-def fmt_times(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}x" if value >= 10 else f"{value:.1f}x"
-
-
-def fmt_speed(value: float | None) -> str:
-    """A raw/mart ratio as words: '68x faster', '2.5x slower'."""
-    if value is None:
-        return "-"
-    if value >= 1:
-        return f"{fmt_times(value)} faster"
-    return f"{fmt_times(1 / value)} slower"
-
-
-def fmt_budget(value: float | None) -> str:
-    return "-" if value is None else f"{value:g} ms"
-
-
-def fmt_pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def fmt_yes(value: bool | None) -> str:
-    return "-" if value is None else ("yes" if value else "NO")

@@ -164,19 +164,19 @@ def prepare_warehouse(
     database.ensure_database(settings)
     load_seconds = load_data(settings, scale, options, as_of, log)
     build_seconds, manifest = build(settings, options, log)
-    benchmarks = collect_benchmarks(manifest, settings, options)
-    views = collect_views(manifest, settings)
-    log(
-        "build",
-        f"{settings.dbname}: {len(benchmarks)} benchmark analyses, {len(views)} materialized views",
-    )
-    return Warehouse(
+    warehouse = Warehouse(
         scale=scale,
         settings=settings,
         manifest=manifest,
-        benchmarks=benchmarks,
-        views=views,
+        benchmarks=collect_benchmarks(manifest, settings, options),
+        views=collect_views(manifest, settings),
         load_seconds=load_seconds,
         build_seconds=build_seconds,
         source_rows=_source_rows(settings, options.source_schema),
     )
+    log(
+        "build",
+        f"{settings.dbname}: {len(warehouse.benchmarks)} benchmark analyses,"
+        f" {len(warehouse.views)} materialized views",
+    )
+    return warehouse

@@ -1,0 +1,79 @@
+"""Phase 2: what a REFRESH of each materialized view costs, plain and concurrently, beside the
+specification's estimate (the mart's ``meta.refresh.spec_estimate``)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import psycopg
+
+from orchestration.tools.bench import fmt
+from orchestration.tools.bench.catalog import MaterializedView
+from orchestration.tools.bench.figures import parse_estimate, ratio
+from orchestration.tools.bench.options import Progress
+from orchestration.tools.bench.warehouse import Warehouse, session
+
+
+def timed_refresh(conn: psycopg.Connection, view: MaterializedView, concurrently: bool) -> float:
+    """Refresh one materialized view; the seconds it took."""
+    started = time.perf_counter()
+    conn.execute(
+        f"refresh materialized view {'concurrently ' if concurrently else ''}{view.relation}"
+    )
+    return time.perf_counter() - started
+
+
+def measure_refreshes(
+    warehouse: Warehouse, runs: int, log: Progress, phase: str = "refresh"
+) -> dict[str, Any]:
+    """Median plain and concurrent refresh per view (after one untimed refresh), and totals."""
+    results = []
+    with session(warehouse.settings) as conn:
+        for view in warehouse.views:
+            timed_refresh(conn, view, concurrently=False)
+            plain = [timed_refresh(conn, view, concurrently=False) for _ in range(runs)]
+            concurrent = (
+                [timed_refresh(conn, view, concurrently=True) for _ in range(runs)]
+                if view.concurrent_ok
+                else []
+            )
+            estimate = parse_estimate(view.spec_estimate)
+            plain_s = statistics.median(plain)
+            concurrent_s = statistics.median(concurrent) if concurrent else None
+            production_s = concurrent_s if concurrent_s is not None else plain_s
+            result = {
+                "relation": view.name,
+                "identifier": f"{view.schema}.{view.identifier}",
+                "cron": view.cron,
+                "rows": view.rows,
+                "plain_s": round(plain_s, 4),
+                "concurrent_s": round(concurrent_s, 4) if concurrent_s is not None else None,
+                "concurrent_possible": view.concurrent_ok,
+                "production_s": round(production_s, 4),
+                "runs": runs,
+                "spec_estimate": view.spec_estimate,
+                "spec_estimate_s": list(estimate) if estimate else None,
+                "spec_low_over_ours": ratio(estimate[0], production_s) if estimate else None,
+            }
+            results.append(result)
+            log(
+                phase,
+                f"{view.name}: {view.rows:,} rows, plain {fmt.secs(plain_s)},"
+                f" concurrently {fmt.secs(concurrent_s)} (spec {view.spec_estimate or '-'})",
+            )
+    estimates = [row["spec_estimate_s"] for row in results if row["spec_estimate_s"]]
+    largest = max(results, key=lambda row: row["rows"], default=None)
+    return {
+        "views": results,
+        "largest_view": largest["relation"] if largest else None,
+        "total_plain_s": round(sum(row["plain_s"] for row in results), 4),
+        "total_concurrent_s": round(
+            sum(row["concurrent_s"] or row["plain_s"] for row in results), 4
+        ),
+        "total_production_s": round(sum(row["production_s"] for row in results), 4),
+        "spec_total_s": [sum(low for low, _ in estimates), sum(high for _, high in estimates)]
+        if estimates
+        else None,
+    }

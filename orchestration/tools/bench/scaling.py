@@ -1,0 +1,70 @@
+"""Phase 6: scaling. Build, refresh and query p95 at each scale of ``--scales`` (each in its own
+database), and how they grew against the smallest scale."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orchestration.tools.bench.figures import ratio
+from orchestration.tools.bench.warehouse import Warehouse
+
+
+def scale_figures(
+    warehouse: Warehouse, queries: Sequence[Mapping[str, Any]], refresh: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One scale's figures from its warehouse and its query and refresh phases."""
+    largest = max(warehouse.views, key=lambda view: view.rows, default=None)
+    return {
+        "scale": warehouse.scale,
+        "database": warehouse.settings.dbname,
+        "source_rows": warehouse.source_rows,
+        "largest_view": largest.name if largest else None,
+        "largest_view_rows": largest.rows if largest else None,
+        "load_s": round(warehouse.load_seconds, 3) if warehouse.load_seconds is not None else None,
+        "build_s": round(warehouse.build_seconds, 3),
+        "refresh_total_s": refresh["total_production_s"],
+        "refresh_total_plain_s": refresh["total_plain_s"],
+        "queries": {
+            row["benchmark"]: {
+                "mart_p95_ms": row["mart"].get("p95_ms"),
+                "raw_p95_ms": row["raw"].get("p95_ms"),
+                "speedup_p95": row["speedup_p95"],
+                "budget_fraction": row["budget_fraction"],
+                "rows": row["rows"],
+            }
+            for row in queries
+        },
+    }
+
+
+def scaling_ratios(per_scale: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every scale against the smallest: how build, refresh and each p95 grew."""
+    if len(per_scale) < 2:
+        return []
+    base = per_scale[0]
+    ratios = []
+    for other in per_scale[1:]:
+        ratios.append(
+            {
+                "from_scale": base["scale"],
+                "to_scale": other["scale"],
+                "data": ratio(other["source_rows"], base["source_rows"]),
+                "build": ratio(other["build_s"], base["build_s"]),
+                "refresh_total": ratio(other["refresh_total_s"], base["refresh_total_s"]),
+                "queries": {
+                    name: {
+                        "mart_p95": ratio(
+                            figures["mart_p95_ms"],
+                            base["queries"].get(name, {}).get("mart_p95_ms"),
+                        ),
+                        "raw_p95": ratio(
+                            figures["raw_p95_ms"],
+                            base["queries"].get(name, {}).get("raw_p95_ms"),
+                        ),
+                    }
+                    for name, figures in other["queries"].items()
+                },
+            }
+        )
+    return ratios

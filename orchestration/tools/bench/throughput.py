@@ -1,0 +1,137 @@
+"""Phases 4 and 5: throughput of the dashboard mix at several client counts, and load: many
+readers while dbt refreshes a whole refresh tier (reader errors must be 0)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestration.lib import manifest as project
+from orchestration.tools.bench import fmt
+from orchestration.tools.bench.dbt import run_dbt
+from orchestration.tools.bench.figures import latency_summary
+from orchestration.tools.bench.options import BenchError, BenchOptions, Progress
+from orchestration.tools.bench.pgbench import PgbenchProcess
+from orchestration.tools.bench.warehouse import Warehouse
+
+
+def measure_throughput(
+    warehouse: Warehouse,
+    scripts: Sequence[Path],
+    options: BenchOptions,
+    workdir: Path,
+    log: Progress,
+) -> list[dict[str, Any]]:
+    names = [path.stem for path in scripts]
+    results = []
+    for clients in options.clients:
+        run = PgbenchProcess(
+            warehouse.settings,
+            scripts,
+            clients,
+            options.throughput_seconds,
+            workdir,
+            f"throughput_{clients}",
+        ).finish()
+        latencies = run.latencies()
+        queries_per_s = run.tps if run.tps is not None else len(latencies) / run.elapsed
+        result = {
+            "clients": clients,
+            "seconds": run.seconds,
+            "queries": len(latencies),
+            "queries_per_s": round(queries_per_s, 2),
+            "latency": latency_summary(latencies),
+            "errors": run.errors,
+            "per_query_p95_ms": run.per_script(names, "p95_ms"),
+        }
+        results.append(result)
+        log(
+            "throughput",
+            f"{clients} clients: {result['queries_per_s']:,.1f} queries/s,"
+            f" p95 {fmt.ms(result['latency'].get('p95_ms'))}, errors {run.errors}",
+        )
+    return results
+
+
+def choose_tier(refresh: Mapping[str, Any], wanted: str | None) -> tuple[str, list[str]]:
+    """The tier (cron) to refresh under load and the names of its materialized views.
+
+    By default the tier whose materialized views took longest to refresh in phase 2.
+    """
+    tiers: dict[str, list[dict[str, Any]]] = {}
+    for row in refresh["views"]:
+        if row["cron"]:
+            tiers.setdefault(row["cron"], []).append(row)
+    if not tiers:
+        raise BenchError("no materialized view declares meta.refresh.cron: no tier to refresh")
+    if wanted is not None:
+        cron = " ".join(wanted.split())
+        if cron not in tiers:
+            raise BenchError(f"--load-tier {wanted!r} is not a tier; tiers: {sorted(tiers)}")
+    else:
+        cron = max(tiers, key=lambda key: (sum(row["production_s"] for row in tiers[key]), key))
+    return cron, [row["relation"] for row in tiers[cron]]
+
+
+def load_phase(
+    warehouse: Warehouse,
+    scripts: Sequence[Path],
+    refresh: Mapping[str, Any],
+    options: BenchOptions,
+    workdir: Path,
+    log: Progress,
+) -> dict[str, Any]:
+    """``--load-readers`` readers for ``--load-seconds`` while dbt refreshes a whole tier."""
+    cron, models = choose_tier(refresh, options.load_tier)
+    log(
+        "load",
+        f"{options.load_readers} readers for {options.load_seconds} s while dbt refreshes tier"
+        f" {project.tier_name(cron)} ({', '.join(models)})",
+    )
+    pgbench = PgbenchProcess(
+        warehouse.settings, scripts, options.load_readers, options.load_seconds, workdir, "load"
+    )
+    refreshes: list[dict[str, Any]] = []
+    time.sleep(min(1.0, options.load_seconds / 4))
+    while pgbench.running():
+        remaining = pgbench.started_at + pgbench.seconds - time.time()
+        last = refreshes[-1]["seconds"] if refreshes else 0.0
+        if refreshes and remaining < last:
+            break
+        started = time.perf_counter()
+        error = None
+        try:
+            run_dbt(["run", "--select", *models], warehouse.settings, options)
+        except BenchError as failure:
+            error = str(failure)[-1500:]
+        refreshes.append({"seconds": round(time.perf_counter() - started, 3), "error": error})
+        log(
+            "load",
+            f"tier refresh {len(refreshes)}: {refreshes[-1]['seconds']:.1f} s"
+            + (" FAILED" if error else ""),
+        )
+    run = pgbench.finish()
+    latencies = run.latencies()
+    result = {
+        "readers": options.load_readers,
+        "seconds": run.seconds,
+        "tier": project.tier_name(cron),
+        "cron": cron,
+        "models": models,
+        "tier_refreshes": len(refreshes),
+        "tier_refresh_seconds": [item["seconds"] for item in refreshes],
+        "refresh_errors": [item["error"] for item in refreshes if item["error"]],
+        "reads": len(latencies),
+        "reads_per_s": round(len(latencies) / run.elapsed, 2),
+        "latency": latency_summary(latencies),
+        "errors": run.errors,
+        "error_messages": run.aborted[:10],
+    }
+    log(
+        "load",
+        f"{result['reads']:,} reads, {result['errors']} errors,"
+        f" p99 {fmt.ms(result['latency'].get('p99_ms'))}, {len(refreshes)} tier refreshes",
+    )
+    return result
