@@ -1,5 +1,6 @@
 """Demo data: the spec's volumes at scale 1, determinism, coverage of every enumerated value, the
-spec's traversal queries, and the guards against loading over existing data or bad input."""
+column lists read from the DDL, the spec's traversal queries, and the guards against loading over
+existing data or bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from orchestration import cli, database, demo_data
+from orchestration.lib import database
+from orchestration.tools import cli, demo_data
+from orchestration.tools.demo_data import ddl
+from orchestration.tools.demo_data.projection import entity_rows
 
 AS_OF = dt.date(2025, 12, 1)
 SEED = 42
@@ -169,6 +173,35 @@ def test_scale_adds_large_tenants_without_changing_the_first_ones() -> None:
     assert demo_data.expected_volumes(10)["personas"] == 10 * 39 + 4
 
 
+def test_column_lists_are_parsed_from_create_table_statements() -> None:
+    statement = """create table audit (
+        id uuid primary key,
+        kind text not null check (kind in ('a', 'b, c')),
+        weight numeric(3, 2) default 1,
+        "timestamp" timestamptz not null,
+        unique (kind, "timestamp"),
+        constraint weight_positive check (weight > 0)
+    )"""
+    assert ddl.parse_table(statement) == ("audit", ("id", "kind", "weight", "timestamp"))
+    assert ddl.parse_table("create index idx_audit_kind on audit (kind)") is None
+    with pytest.raises(KeyError, match="no table 'audits'"):
+        ddl.columns("audits")
+
+
+def test_every_generator_yields_a_value_per_ddl_column() -> None:
+    assert set(demo_data.TABLE_NAMES) == set(ddl.table_columns())
+    plan = demo_data.DemoPlan(seed=SEED, scale=1, as_of=AS_OF)
+    for table in demo_data.TABLES:
+        assert table.columns == ddl.columns(table.name)
+        first = next(iter(table.rows(plan)))
+        assert len(first) == len(table.columns), table.name
+
+
+def test_a_projection_onto_a_column_the_table_lacks_is_refused() -> None:
+    with pytest.raises(ValueError, match="personas has no column persona_title"):
+        entity_rows("personas", lambda world: world.personas, persona_title="name")
+
+
 # -- volumes -----------------------------------------------------------------------------
 
 
@@ -209,6 +242,21 @@ def test_personas_split_between_a_large_and_a_small_tenant(
     )
     assert 1 <= statuses.get("draft", 0) + statuses.get("in_review", 0) <= 2
     assert statuses["published"] >= 35
+
+
+def test_the_loaded_columns_are_the_ddl_columns_in_order(
+    loaded: dict[str, int], warehouse: database.ConnectionSettings
+) -> None:
+    rows = run(
+        warehouse,
+        MAIN,
+        "select table_name::text, array_agg(column_name::text order by ordinal_position) "
+        "from information_schema.columns where table_schema = %s group by 1",
+        (MAIN,),
+    )
+    assert {table: tuple(columns) for table, columns in rows} == {
+        table.name: table.columns for table in demo_data.TABLES
+    }
 
 
 # -- determinism -------------------------------------------------------------------------
