@@ -48,12 +48,6 @@ workflows as (
 
 ),
 
-jobs as (
-
-    select * from {{ ref('stg_vital__jtbd') }}
-
-),
-
 stages as (
 
     select * from {{ ref('stg_vital__workflow_stages') }}
@@ -124,8 +118,9 @@ live_tasks as (
         on tasks.workflow_stage_id = stages.workflow_stage_id
     inner join workflows
         on stages.workflow_id = workflows.workflow_id
-    inner join jobs
-        on workflows.jtbd_id = jobs.jtbd_id
+    -- one row per live job: a workflow of a soft-deleted job has none, so its tasks drop out
+    inner join job_workload
+        on workflows.jtbd_id = job_workload.jtbd_id
     where tasks.assigned_role_id is not null
 
 ),
