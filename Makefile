@@ -47,15 +47,25 @@ pytest: $(STAMP) ## Only the pytest suites
 chromium: ## Headless Chromium for the Dagster UI screenshot test (apt-get when missing)
 	command -v chromium || (apt-get update && apt-get install -y chromium)
 
-lint: $(STAMP) ## sqlfluff (postgres) on models, analyses, tests and macros; ruff on Python
+# The dbt linters read the manifest of a `dbt parse` (no database needed) in a target of their
+# own; dbt-bouncer's catalog checks need a built database and run in tests_py/test_dbt_linters.py.
+LINT_TARGET := target/lint
+
+lint: $(STAMP) ## sqlfluff (postgres) on models, analyses and tests; ruff on Python; dbt-score and dbt-bouncer on the dbt project
 	$(BIN)/ruff check orchestration tests_py
 	$(BIN)/ruff format --check orchestration tests_py
 	$(BIN)/sqlfluff lint models analyses tests --processes 2
+	$(BIN)/dbt parse --profiles-dir . --project-dir . --target-path $(LINT_TARGET) --quiet
+	$(BIN)/dbt-score lint --manifest $(LINT_TARGET)/manifest.json
+	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml --only manifest_checks
 
-fix: $(STAMP) ## Apply sqlfluff and ruff fixes
+fix: $(STAMP) ## Apply sqlfluff and ruff fixes, then report what the dbt linters still find
 	$(BIN)/ruff check --fix orchestration tests_py
 	$(BIN)/ruff format orchestration tests_py
 	$(BIN)/sqlfluff fix models analyses tests --processes 2
+	$(BIN)/dbt parse --profiles-dir . --project-dir . --target-path $(LINT_TARGET) --quiet
+	$(BIN)/dbt-score lint --manifest $(LINT_TARGET)/manifest.json
+	$(BIN)/dbt-bouncer run --config-file dbt-bouncer.yml --only manifest_checks
 
 db-start: $(STAMP) ## Start (or reuse) the embedded PostgreSQL
 	$(VV) db start
