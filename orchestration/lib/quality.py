@@ -1,7 +1,7 @@
 """Bad input in the VITAL sources: what the dbt build found, and whether the rows reconcile.
 
 The checks themselves are dbt: models/quarantine/quarantine_<table> lists the rows that break a
-rule of the catalogue (macros/security/quality/quality_tables.sql), a `quality_check` test per
+rule of the catalogue (macros/quality/quality_tables.sql), a `quality_check` test per
 rule reports them (named quality_<check>_<table>[_<column>], severity warn, failures stored in
 schema value_view_quality), staging keeps rejected rows out with exclude_quarantined(), and
 quality_reconciliation balances source rows against staged + rejected + soft-deleted rows.
@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.lib.database import ConnectionSettings, connect
+from orchestration.lib.manifest import node_meta
 
 QUALITY_PREFIX = "quality_"
 QUARANTINE_PREFIX = "quarantine_"
-RECONCILIATION_MODEL = "quality_reconciliation"
+RECONCILIATION_META = ("quality", "reconciliation")
 SAMPLE_SIZE = 3
 
 
@@ -157,11 +158,12 @@ def stored_keys(settings: ConnectionSettings, relation_name: str) -> set[str]:
 def reconciliation(
     settings: ConnectionSettings, manifest: Mapping[str, Any]
 ) -> list[Reconciliation]:
-    """The rows of the quality_reconciliation model, table by table."""
+    """The rows of the reconciliation model (``meta.quality: reconciliation``), table by table."""
+    key, value = RECONCILIATION_META
     relation = next(
         node["relation_name"]
         for node in manifest.get("nodes", {}).values()
-        if node.get("resource_type") == "model" and node["name"] == RECONCILIATION_MODEL
+        if node.get("resource_type") == "model" and node_meta(node).get(key) == value
     )
     with connect(settings, autocommit=True) as conn:
         rows = conn.execute(
