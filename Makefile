@@ -13,7 +13,7 @@ SEED ?= 42
 VV := $(BIN)/value-view
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test pytest lint fix clean ui chromium bench db-start db-stop
+.PHONY: help install demo test pytest lint fix clean ui chromium pgbouncer bench db-start db-stop
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "Value View analytics\n\nTargets:\n"} \
@@ -37,7 +37,7 @@ ui: $(STAMP) ## Dagster UI (webserver + daemon) on 127.0.0.1:3000
 bench: $(STAMP) ## Benchmark: marts vs raw queries, refresh costs, reads under refresh, scaling, throughput
 	$(VV) bench --scale $(SCALE)
 
-test: $(STAMP) chromium ## Everything CI runs: pytest on a real server, sqlfluff and ruff
+test: $(STAMP) chromium pgbouncer ## Everything CI runs: make lint (ruff, sqlfluff, dbt-score, dbt-bouncer), then pytest on a real server
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -46,6 +46,9 @@ pytest: $(STAMP) ## Only the pytest suites
 
 chromium: ## Headless Chromium for the Dagster UI screenshot test (apt-get when missing)
 	command -v chromium || (apt-get update && apt-get install -y chromium)
+
+pgbouncer: ## PgBouncer for `value-view pooler` and its tests (apt-get when missing)
+	command -v pgbouncer || test -x /usr/sbin/pgbouncer || (apt-get update && apt-get install -y pgbouncer)
 
 # The dbt linters read the manifest of a `dbt parse` (no database needed) in a target of their
 # own; dbt-bouncer's catalog checks need a built database and run in tests_py/test_dbt_linters.py.

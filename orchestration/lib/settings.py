@@ -11,6 +11,11 @@ Server resolution, the same for the CLI, dbt (through ``value-view env``), Dagst
    ``.value_view/`` in the checkout (or ``VALUE_VIEW_HOME``), started on first use and left running
    until ``value-view db stop``.
 
+BI reads go to a replica when there is one (``replica_settings``): your own, named by
+``VALUE_VIEW_REPLICA_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_DATABASE`` (the dbt ``replica``
+target reads the same variables); else, with the embedded server, the embedded replica
+(``value-view db replica start``, data under ``.value_view/replica``) while it runs.
+
 Every value is read when asked for, never at import time.
 """
 
@@ -22,12 +27,14 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from orchestration.lib.database import DEFAULT_DATABASE, ConnectionSettings, SettingsError
+from orchestration.lib.replica import ReplicaServer
 from orchestration.lib.server import EmbeddedServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PG_SETTINGS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
 DATABASE_URL_ENV = "VALUE_VIEW_DATABASE_URL"
 HOME_ENV = "VALUE_VIEW_HOME"
+REPLICA_ENV_PREFIX = "VALUE_VIEW_REPLICA_"
 SOURCE_SCHEMA_ENV = "VALUE_VIEW_SOURCE_SCHEMA"
 DEFAULT_SOURCE_SCHEMA = "vital"
 MARTS_SCHEMA = "value_view"
@@ -122,6 +129,40 @@ def external_settings(env: Mapping[str, str] | None = None) -> ConnectionSetting
 def embedded_server(env: Mapping[str, str] | None = None) -> EmbeddedServer:
     """The embedded server of this checkout (data under ``home()/pgdata``)."""
     return EmbeddedServer(home(env))
+
+
+def embedded_replica(env: Mapping[str, str] | None = None) -> ReplicaServer:
+    """The embedded server's replica (data under ``home()/replica/pgdata``)."""
+    return ReplicaServer(embedded_server(env))
+
+
+def external_replica(env: Mapping[str, str] | None = None) -> ConnectionSettings | None:
+    """Your own replica, when ``VALUE_VIEW_REPLICA_HOST`` names it (port 5432 and the
+    primary's database name unless ``VALUE_VIEW_REPLICA_PORT``/``_DATABASE`` say otherwise)."""
+    env = os.environ if env is None else env
+    host = env.get(f"{REPLICA_ENV_PREFIX}HOST", "").strip()
+    if not host:
+        return None
+    port_setting = f"{REPLICA_ENV_PREFIX}PORT"
+    primary = external_settings(env)
+    return ConnectionSettings(
+        host=host,
+        port=_port(env.get(port_setting) or "5432", port_setting),
+        user=env.get(f"{REPLICA_ENV_PREFIX}USER") or (primary.user if primary else "postgres"),
+        password=env.get(f"{REPLICA_ENV_PREFIX}PASSWORD", ""),
+        dbname=env.get(f"{REPLICA_ENV_PREFIX}DATABASE")
+        or (primary.dbname if primary else DEFAULT_DATABASE),
+        source="replica-env",
+    )
+
+
+def replica_settings(env: Mapping[str, str] | None = None) -> ConnectionSettings | None:
+    """The replica BI reads go to: your own (``VALUE_VIEW_REPLICA_*``); else, with the embedded
+    server, the embedded replica while it runs; else None (BI reads go to the primary)."""
+    external = external_replica(env)
+    if external is not None or external_settings(env) is not None:
+        return external
+    return embedded_replica(env).status()
 
 
 def resolve(start: bool = True) -> ConnectionSettings:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import psycopg
 
+from orchestration.lib import pooler as bi_pooler
+from orchestration.lib import replica as bi_replica
 from orchestration.lib import settings as project_settings
 from orchestration.lib import tenancy
 from orchestration.lib.database import (
@@ -38,6 +40,10 @@ from orchestration.tools.options import (
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.action == "replica":
+        return cmd_replica(args)
+    if args.replica_action is not None or args.port is not None or args.drop:
+        raise UsageError("start|stop|status, --port and --drop go with `db replica`")
     external = project_settings.external_settings()
     if external is not None:
         if args.action in ("start", "stop", "restart"):
@@ -75,8 +81,86 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replica(args: argparse.Namespace) -> int:
+    if args.replica_action is None:
+        raise UsageError("`db replica` takes start, stop or status")
+    primary = project_settings.external_settings()
+    if primary is not None or project_settings.external_replica() is not None:
+        replica = project_settings.external_replica()
+        if replica is None:
+            raise SettingsError(
+                "with an external server, name your replica with VALUE_VIEW_REPLICA_HOST (and "
+                "_PORT, _USER, _PASSWORD, _DATABASE, as the dbt replica target reads them)"
+            )
+        if args.replica_action != "status":
+            print(
+                f"the replica at {replica.host}:{replica.port} is yours (VALUE_VIEW_REPLICA_*);"
+                f" `db replica {args.replica_action}` manages only the embedded one"
+            )
+            return 0
+        state = bi_replica.replication(replica, primary)
+        print(f"replica at {replica.host}:{replica.port}/{replica.dbname}: {state.summary()}")
+        return 0
+    server = project_settings.embedded_replica()
+    if args.replica_action == "start":
+        settings = server.start(port=args.port)
+        print(
+            f"replica streaming at {settings.host}:{settings.port} (slot {server.slot}),"
+            f" data in {server.pgdata}"
+        )
+    elif args.replica_action == "stop" and args.drop:
+        server.destroy()
+        print(f"replica stopped; its data and the slot {server.slot} removed")
+    elif args.replica_action == "stop":
+        stopped = server.stop()
+        print(
+            f"replica stopped (the slot {server.slot} keeps its WAL on the primary until the next"
+            " start; --drop removes both)"
+            if stopped
+            else "replica was not running"
+        )
+    else:
+        settings = server.status()
+        state = server.replication()
+        if settings is None or state is None:
+            print("replica not running")
+            return 3
+        print(f"replica at {settings.host}:{settings.port}: {state.summary()}")
+    return 0
+
+
+def cmd_pooler(args: argparse.Namespace) -> int:
+    pooler = bi_pooler.Pooler(project_settings.home())
+    if args.action == "start":
+        primary = project_settings.resolve()
+        status = pooler.start(primary, project_settings.replica_settings(), port=args.port)
+        print(
+            f"pooler (PgBouncer, transaction pooling) at {status.address} in front of"
+            f" {status.backend}; `value-view env --bi` for BI tools"
+        )
+    elif args.action == "stop":
+        print("pooler stopped" if pooler.stop() else "pooler was not running")
+    else:
+        status = pooler.status()
+        if status is None:
+            print("pooler not running")
+            return 3
+        counts = pooler.connections()
+        print(
+            f"pooler running at {status.address} in front of"
+            f" {status.backend} (pid {status.pid}): {counts['clients']} clients,"
+            f" {counts['servers']} server connections"
+        )
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     settings = project_settings.resolve()
+    if args.bi:
+        pooler = bi_pooler.Pooler(project_settings.home()).status()
+        replica = project_settings.replica_settings()
+        print("\n".join(bi_pooler.bi_environment(settings, replica, pooler)))
+        return 0
     dbt = dbt_env(settings, base={})
     values = {
         **settings.env(),
@@ -214,7 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="manage the embedded PostgreSQL server")
-    db.add_argument("action", choices=["start", "stop", "restart", "status", "url"])
+    db.add_argument("action", choices=["start", "stop", "restart", "status", "url", "replica"])
+    db.add_argument(
+        "replica_action",
+        nargs="?",
+        choices=["start", "stop", "status"],
+        help="replica: a streaming hot standby of the embedded server, for BI reads",
+    )
+    db.add_argument("--port", type=int, default=None, help="replica start: the port to listen on")
+    db.add_argument(
+        "--drop", action="store_true", help="replica stop: also remove its data and its slot"
+    )
     db.add_argument(
         "--mode",
         choices=RESTART_MODES,
@@ -224,7 +318,17 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(func=cmd_db)
 
     env = sub.add_parser("env", help="print export lines for dbt, psql and BI tools")
+    env.add_argument(
+        "--bi", action="store_true", help="what a BI tool uses: the pooler, replica or primary"
+    )
     env.set_defaults(func=cmd_env)
+
+    pooler = sub.add_parser(
+        "pooler", help="PgBouncer (transaction pooling, SCRAM) in front of the replica or primary"
+    )
+    pooler.add_argument("action", choices=["start", "stop", "status"])
+    pooler.add_argument("--port", type=int, default=None, help="start: the port to listen on")
+    pooler.set_defaults(func=cmd_pooler)
 
     demo = sub.add_parser("demo-data", help="load deterministic demo data into the source schema")
     demo.add_argument("--scale", default="1", help="multiplies the spec's volumes (default 1)")
@@ -307,7 +411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, SettingsError, DemoDataError, describe.UnknownMart) as error:
+    except (
+        UsageError,
+        SettingsError,
+        DemoDataError,
+        describe.UnknownMart,
+        bi_replica.ReplicaError,
+        bi_pooler.PoolerError,
+    ) as error:
         print(f"value-view: {error}", file=sys.stderr)
         return 2
 
