@@ -70,3 +70,11 @@
     revoke all on schema {{ adapter.quote(settings.security_schema) }} from public;
     revoke all on table {{ mapping }} from public;
 {%- endmacro %}
+
+{#-
+    The same objects, created now: `dbt run-operation value_view_security_setup_now` (a hook runs the
+    SQL a macro returns; an operation runs only what the macro itself executes).
+-#}
+{% macro value_view_security_setup_now() -%}
+    {%- do run_query(value_view_security_setup()) -%}
+{%- endmacro %}

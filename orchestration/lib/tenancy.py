@@ -44,7 +44,7 @@ TENANT_READER_ROLE = "value_view_tenant_reader"
 LOGIN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_PREFIXES = ("pg_", "value_view")
 RESERVED_NAMES = frozenset({"postgres", "public", "current_user", "session_user", "none"})
-SETUP_MACRO = "value_view_security_setup"
+SETUP_MACRO = "value_view_security_setup_now"
 OPERATIONS_TARGET = "target/operations"
 
 
@@ -103,10 +103,11 @@ def check_tenant_id(raw: str | uuid.UUID) -> uuid.UUID:
 
 
 def ensure_security_objects(settings: ConnectionSettings, source_schema: str) -> None:
-    """Group roles, schemas and the login -> tenant mapping table, created by the one macro that
-    creates them (``value_view_security_setup``, dbt's on-run-start hook), for a `tenant-login
-    add` that runs before the first `dbt build`. It runs as the role dbt runs as: the tenant
-    views read the mapping table with their owner's rights."""
+    """Group roles, schemas and the login -> tenant mapping table, for a `tenant-login add` that
+    runs before the first `dbt build`. The one macro that creates them is dbt's on-run-start hook
+    ``value_view_security_setup``; this runs it now (the operation
+    ``value_view_security_setup_now``), as the role dbt runs as: the tenant views read the
+    mapping table with their owner's rights."""
     run_dbt(
         ["run-operation", SETUP_MACRO, "--quiet"],
         target_path=manifests.target_path(OPERATIONS_TARGET),
