@@ -22,10 +22,13 @@ from dagster import (
 )
 
 from orchestration.defs import checks
+from orchestration.defs.assets import DBT_ASSETS_NAME, SKIPPED_METADATA
+from orchestration.defs.checks import FRESHNESS_CHECK
 from orchestration.defs.schedules import refresh_tiers
 from orchestration.defs.translator import ValueViewTranslator
 from orchestration.lib import database
 from orchestration.lib import manifest as project
+from orchestration.lib.inputs import skips_when_unchanged, upstream
 from orchestration.tools import instance as dagster_home
 from orchestration.tools import pipeline
 
@@ -188,14 +191,111 @@ def test_latency_gate_fails_and_blocks_downstream(full_run, defs, manifest, ware
     )
 
 
-def test_tier_job_rebuilds_exactly_its_tier(full_run, defs, manifest, warehouse, instance):
+def _tier_config(warehouse, *, force: bool = False) -> dict:
+    config = pipeline.run_config(scale=1, seed=42, warehouse_url=warehouse.url, benchmark_runs=5)
+    config["ops"] = {DBT_ASSETS_NAME: {"config": {"force": force}}}
+    config["resources"]["benchmark"]["config"]["budget_overrides_ms"] = {"*": GENEROUS_BUDGET_MS}
+    return config
+
+
+def _skipped(result) -> dict[AssetKey, str]:
+    found = {}
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_OBSERVATION":
+            continue
+        observation = event.asset_observation_data.asset_observation
+        message = observation.metadata.get(SKIPPED_METADATA)
+        if message is not None:
+            found[observation.asset_key] = message.value
+    return found
+
+
+def _hourly(manifest):
+    """The tier with the most marts: several marts over different sources."""
+    return max(refresh_tiers(manifest, ValueViewTranslator()), key=lambda t: len(t.asset_keys))
+
+
+def _key_to_uid(manifest, tier) -> dict[AssetKey, str]:
+    translator = ValueViewTranslator()
+    return {translator.get_asset_key(manifest["nodes"][uid]): uid for uid in tier.unique_ids}
+
+
+def test_a_forced_tier_run_rebuilds_exactly_its_tier(full_run, defs, manifest, warehouse, instance):
     assert full_run.success
     tier = min(refresh_tiers(manifest, ValueViewTranslator()), key=lambda t: len(t.asset_keys))
-    config = pipeline.run_config(scale=1, seed=42, warehouse_url=warehouse.url, benchmark_runs=5)
-    del config["ops"]
-    config["resources"]["benchmark"]["config"]["budget_overrides_ms"] = {"*": GENEROUS_BUDGET_MS}
+    config = _tier_config(warehouse, force=True)
     result = pipeline.run_pipeline(defs, instance, config, job_name=tier.job_name)
     assert result.success, _failures(result)
     assert _materialized(result) == set(tier.asset_keys)
+    assert _skipped(result) == {}
     run = instance.get_run_by_id(result.run_id)
     assert run.tags["value_view/tier"] == tier.name
+
+
+def test_a_tier_run_on_unchanged_sources_skips_its_marts_and_says_why(
+    full_run, defs, manifest, warehouse, instance
+):
+    assert full_run.success
+    tier = _hourly(manifest)
+    by_key = _key_to_uid(manifest, tier)
+    clock_bound = {
+        key for key, uid in by_key.items() if not skips_when_unchanged(manifest["nodes"][uid])
+    }
+    assert clock_bound and clock_bound < set(by_key)
+    result = pipeline.run_pipeline(defs, instance, _tier_config(warehouse), job_name=tier.job_name)
+    assert result.success, _failures(result)
+    skipped = _skipped(result)
+    assert set(skipped) == set(by_key) - clock_bound
+    for key, message in skipped.items():
+        since = message.removeprefix("skipped: inputs unchanged since run ")
+        built = instance.get_latest_materialization_event(key)
+        assert since == built.run_id and since != result.run_id, message
+        # ... and the asset's own history says so.
+        records = instance.fetch_observations(key, limit=1).records
+        assert records[0].asset_observation.metadata[SKIPPED_METADATA].value == message
+    assert _materialized(result) == clock_bound
+    # No dbt test reran on a skipped mart; its freshness counts the confirmation.
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.asset_key not in skipped:
+            continue
+        assert evaluation.check_name == FRESHNESS_CHECK or evaluation.check_name.startswith(
+            checks.LATENCY_CHECK
+        ), evaluation.check_name
+        if evaluation.check_name == FRESHNESS_CHECK:
+            assert evaluation.passed
+            assert evaluation.metadata["based_on"].value == "refresh skipped: inputs unchanged"
+    print(f"\n{tier.name}: skipped {len(skipped)} of {len(by_key)} marts on unchanged sources")
+
+
+def test_a_source_change_rebuilds_exactly_the_affected_marts(
+    full_run, defs, manifest, warehouse, instance
+):
+    assert full_run.success
+    tier = _hourly(manifest)
+    by_key = _key_to_uid(manifest, tier)
+    changed_source = next(
+        uid
+        for uid, source in manifest["sources"].items()
+        if source["name"] == "business_evaluations"
+    )
+    readers = {
+        key for key, uid in by_key.items() if changed_source in upstream(manifest, uid).sources
+    }
+    clock_bound = {
+        key for key, uid in by_key.items() if not skips_when_unchanged(manifest["nodes"][uid])
+    }
+    assert readers and set(by_key) - readers - clock_bound, "the tier must hold both kinds"
+    # Settle: a first run records the current inputs of everything the earlier tests touched.
+    pipeline.run_pipeline(
+        defs, instance, _tier_config(warehouse, force=True), job_name=tier.job_name
+    )
+    with database.connect(warehouse) as conn:
+        changed = conn.execute(
+            "update vital.business_evaluations set updated_at = updated_at + interval '1 second'"
+            " where id = (select min(id::text)::uuid from vital.business_evaluations)"
+        ).rowcount
+    assert changed == 1
+    result = pipeline.run_pipeline(defs, instance, _tier_config(warehouse), job_name=tier.job_name)
+    assert result.success, _failures(result)
+    assert _materialized(result) == readers | clock_bound
+    assert set(_skipped(result)) == set(by_key) - readers - clock_bound

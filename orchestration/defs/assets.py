@@ -1,23 +1,80 @@
-"""Every dbt model, seed and test, built with one `dbt build` (checks come from the tests)."""
+"""Every dbt model, seed and test, built with one `dbt build` (checks come from the tests).
+
+A tier's scheduled run rebuilds only the marts whose inputs changed since their last build: each
+build records the mart's input versions (its SQL and everything upstream, and the data versions of
+the source tables under it; ``lib.inputs``) in the materialization's metadata, and a tier run
+compares them with the current ones. A skipped mart gets an observation saying since which run
+its inputs are unchanged. The pipeline job, and a tier run with ``force`` (or the run tag
+``value_view/force: true``), rebuild everything they select.
+"""
 
 import signal
 import subprocess
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
+    Config,
+    MetadataValue,
+    Output,
+)
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
 
 from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.translator import ValueViewTranslator
+from orchestration.defs.translator import TIER_TAG, ValueViewTranslator
+from orchestration.lib import inputs
+from orchestration.lib import manifest as manifests
 
 DBT_ASSETS_NAME = "value_view_dbt"
+INPUTS_METADATA = "value_view/inputs"
+SKIPPED_METADATA = "value_view/skipped"
+FORCE_TAG = "value_view/force"
+
+
+class DbtBuildConfig(Config):
+    """How a run of the dbt assets treats marts whose inputs did not change."""
+
+    force: bool = Field(
+        default=False,
+        description=(
+            "Rebuild every selected mart, even one whose inputs are unchanged since its last"
+            " build (a tier run skips those otherwise)."
+        ),
+    )
+
+
+def may_skip(context: AssetExecutionContext, config: DbtBuildConfig) -> bool:
+    """Only a tier's run skips unchanged marts, and not when forced."""
+    tags = context.run.tags
+    forced = config.force or str(tags.get(FORCE_TAG, "")).lower() == "true"
+    return TIER_TAG in tags and not forced
+
+
+def recorded_inputs(
+    context: AssetExecutionContext, key: AssetKey
+) -> tuple[Mapping[str, str] | None, str | None]:
+    """The input versions recorded by the asset's last materialization, and that run's id."""
+    event = context.instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return None, None
+    value = event.asset_materialization.metadata.get(INPUTS_METADATA)
+    recorded = getattr(value, "value", None)
+    return (recorded if isinstance(recorded, Mapping) else None), event.run_id
 
 
 def build_dbt_assets(
     dbt_project: DbtProject, manifest: Mapping[str, Any], translator: ValueViewTranslator
 ):
     """Every dbt model, seed and test as assets and checks, built with one `dbt build`."""
+    scheduled = {
+        translator.get_asset_key(node): uid
+        for uid, node in manifests.mart_nodes(manifest).items()
+        if manifests.refresh_cron(node)
+    }
 
     @dbt_assets(
         manifest=manifest,
@@ -26,17 +83,87 @@ def build_dbt_assets(
         name=DBT_ASSETS_NAME,
     )
     def value_view_dbt(
-        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        config: DbtBuildConfig,
     ) -> Iterator[Any]:
+        marts = {key: scheduled[key] for key in context.selected_asset_keys if key in scheduled}
+        versions = (
+            inputs.input_versions(
+                manifest, marts.values(), warehouse.settings(), warehouse.source()
+            )
+            if marts
+            else {}
+        )
+        skipped = (
+            unchanged_marts(context, manifest, marts, versions, warehouse)
+            if marts and may_skip(context, config)
+            else {}
+        )
+        for key, since in skipped.items():
+            message = f"skipped: inputs unchanged since run {since}"
+            context.log.info(f"{key.to_user_string()}: {message}")
+            yield AssetObservation(
+                asset_key=key, metadata={SKIPPED_METADATA: MetadataValue.text(message)}
+            )
+        if skipped and set(skipped) >= set(context.selected_asset_keys):
+            return
+        args = ["build"]
+        if skipped:
+            excluded = (manifests.dbt_selector(manifest["nodes"][marts[key]]) for key in skipped)
+            args += ["--exclude", " ".join(excluded)]
+        recorded = {key: versions[uid] for key, uid in marts.items() if key not in skipped}
         with warehouse.dbt_environment(dbt_project):
-            invocation = dbt.cli(["build"], context=context)
+            invocation = dbt.cli(args, context=context)
             try:
-                yield from invocation.stream().fetch_row_counts()
+                for event in invocation.stream().fetch_row_counts():
+                    yield with_inputs(event, context, recorded)
             except BaseException:
                 stop_dbt(invocation, context)
                 raise
 
     return value_view_dbt
+
+
+def unchanged_marts(
+    context: AssetExecutionContext,
+    manifest: Mapping[str, Any],
+    marts: Mapping[AssetKey, str],
+    versions: Mapping[str, Mapping[str, str]],
+    warehouse: WarehouseResource,
+) -> dict[AssetKey, str]:
+    """The marts a tier run may skip (inputs as recorded at their last build, relation still
+    there, rows not tied to the clock), each with the run that built it."""
+    nodes = {key: manifest["nodes"][uid] for key, uid in marts.items()}
+    existing = inputs.existing_relations(
+        warehouse.settings(), [manifests.qualified_name(node) for node in nodes.values()]
+    )
+    skipped = {}
+    for key, uid in marts.items():
+        recorded, run_id = recorded_inputs(context, key)
+        if (
+            run_id is not None
+            and inputs.skips_when_unchanged(nodes[key])
+            and manifests.qualified_name(nodes[key]) in existing
+            and not inputs.changed_inputs(recorded, versions[uid])
+        ):
+            skipped[key] = run_id
+    return skipped
+
+
+def with_inputs(
+    event: Any, context: AssetExecutionContext, recorded: Mapping[AssetKey, Mapping[str, str]]
+) -> Any:
+    """A mart's materialization, with the input versions it was built from in its metadata."""
+    if not isinstance(event, Output):
+        return event
+    key = context.assets_def.keys_by_output_name.get(event.output_name)
+    if key not in recorded:
+        return event
+    return event.with_metadata(
+        {**event.metadata, INPUTS_METADATA: MetadataValue.json(dict(recorded[key]))}
+    )
 
 
 def stop_dbt(invocation: DbtCliInvocation, context: AssetExecutionContext) -> None:

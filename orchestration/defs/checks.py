@@ -26,6 +26,7 @@ from dagster import (
 )
 from dagster_dbt import DbtProject
 
+from orchestration.defs.assets import SKIPPED_METADATA
 from orchestration.defs.project import target_dir
 from orchestration.defs.resources import BenchmarkResource, WarehouseResource
 from orchestration.defs.translator import ValueViewTranslator
@@ -148,6 +149,15 @@ def build_latency_checks(
 # --------------------------------------------------------------------------------------
 
 
+def last_skip(context: AssetCheckExecutionContext, key: AssetKey) -> dt.datetime | None:
+    """When a tier run last skipped the asset because its inputs were unchanged."""
+    for record in context.instance.fetch_observations(key, limit=1).records:
+        observation = record.asset_observation
+        if observation is not None and SKIPPED_METADATA in observation.metadata:
+            return dt.datetime.fromtimestamp(record.timestamp, tz=dt.timezone.utc)
+    return None
+
+
 def _freshness_check(
     key: AssetKey, schema: str, relation: str, cron: str, tier: str
 ) -> AssetChecksDefinition:
@@ -168,6 +178,10 @@ def _freshness_check(
             if event is not None:
                 refreshed = dt.datetime.fromtimestamp(event.timestamp, tz=dt.timezone.utc)
                 basis = "last Dagster materialization"
+        # A tier run that found the inputs unchanged confirmed the rows current as of then.
+        confirmed = last_skip(context, key)
+        if confirmed is not None and (refreshed is None or confirmed > refreshed):
+            refreshed, basis = confirmed, "refresh skipped: inputs unchanged"
         now = dt.datetime.now(dt.timezone.utc)
         passed, verdict = health.freshness_verdict(refreshed, now, max_age)
         metadata: dict[str, Any] = {

@@ -52,11 +52,6 @@ class Tier:
         return f"refresh_{self.name}_schedule"
 
 
-def dbt_selector(node: Mapping[str, Any]) -> str:
-    """A dbt selection term that names exactly one node (its fully qualified name)."""
-    return "fqn:" + ".".join(node["fqn"])
-
-
 def refresh_tiers(manifest: Mapping[str, Any], translator: ValueViewTranslator) -> list[Tier]:
     """The refresh tiers declared in the marts' meta, hourly first."""
     tiers = []
@@ -68,7 +63,7 @@ def refresh_tiers(manifest: Mapping[str, Any], translator: ValueViewTranslator) 
                 name=manifests.tier_name(cron),
                 unique_ids=tuple(unique_ids),
                 asset_keys=tuple(translator.get_asset_key(node) for node in nodes),
-                dbt_select=" ".join(dbt_selector(node) for node in nodes),
+                dbt_select=" ".join(manifests.dbt_selector(node) for node in nodes),
             )
         )
     return tiers

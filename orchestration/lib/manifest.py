@@ -114,6 +114,11 @@ def relation_name(node: Mapping[str, Any]) -> str:
     return str(node.get("alias") or node["name"])
 
 
+def dbt_selector(node: Mapping[str, Any]) -> str:
+    """A dbt selection term that names exactly one node (its fully qualified name)."""
+    return "fqn:" + ".".join(node["fqn"])
+
+
 def qualified_name(node: Mapping[str, Any]) -> str:
     return f"{node.get('schema')}.{relation_name(node)}"
 

@@ -1,5 +1,10 @@
-"""What the VITAL source tables hold now: a row count and the newest change of each, so that an
-observer can tell whether anything changed since it last looked."""
+"""What the VITAL source tables hold now: a row count, a digest of the rows' contents and the
+newest change of each, so that an observer can tell whether anything changed since it last looked.
+
+Many source tables have no ``updated_at`` (the ODI scores among them), so a count and a timestamp
+would miss an update in place: the digest sums a 64-bit hash of every row's text, one sequential
+read of the table, order-independent and exact for any insert, update or delete.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,13 @@ CHANGE_COLUMNS = ("updated_at", "created_at")
 
 @dataclass(frozen=True)
 class SourceState:
-    """One source table's row count and newest ``updated_at`` (else ``created_at``)."""
+    """One source table's row count, contents digest and newest ``updated_at`` (else
+    ``created_at``)."""
 
     table: str
     exists: bool
     rows: int
+    digest: str
     newest_change: dt.datetime | None
 
     @property
@@ -28,8 +35,7 @@ class SourceState:
         """A data version: equal for two observations exactly when neither figure moved."""
         if not self.exists:
             return "missing"
-        newest = self.newest_change.isoformat() if self.newest_change else "-"
-        return f"{self.rows}:{newest}"
+        return f"{self.rows}:{self.digest}"
 
 
 def source_states(
@@ -49,14 +55,17 @@ def source_states(
                 ).fetchall()
             }
             if not columns:
-                states[table] = SourceState(table, False, 0, None)
+                states[table] = SourceState(table, False, 0, "", None)
                 continue
             change = next((column for column in CHANGE_COLUMNS if column in columns), None)
             newest = sql.SQL("max({})").format(sql.Identifier(change)) if change else sql.NULL
-            rows, newest_change = conn.execute(
-                sql.SQL("select count(*), {} from {}").format(newest, sql.Identifier(schema, table))
+            rows, digest, newest_change = conn.execute(
+                sql.SQL(
+                    "select count(*), coalesce(sum(hashtextextended(rows::text, 0)), 0)::text, {}"
+                    " from {} as rows"
+                ).format(newest, sql.Identifier(schema, table))
             ).fetchone()
             if isinstance(newest_change, dt.datetime) and newest_change.tzinfo is None:
                 newest_change = newest_change.replace(tzinfo=dt.timezone.utc)
-            states[table] = SourceState(table, True, int(rows), newest_change)
+            states[table] = SourceState(table, True, int(rows), digest, newest_change)
     return states
