@@ -244,6 +244,85 @@ def test_every_mart_column_is_documented_and_typed(built: Built) -> None:
             assert column["data_type"], f"{node['name']}.{name}"
 
 
+def _row_versions(conn: Any, relations: list[str]) -> dict[str, int]:
+    """Rows inserted, updated and deleted so far in each relation of schema value_view, once the
+    other sessions of the database (a finished dbt run's) have exited: a backend flushes its
+    statistics before it leaves pg_stat_activity."""
+    deadline = dt.datetime.now() + dt.timedelta(seconds=30)
+    while (
+        dt.datetime.now() < deadline
+        and conn.execute(
+            "select count(*) from pg_stat_activity where datname = current_database()"
+            " and backend_type = 'client backend' and pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    ):
+        conn.execute("select pg_sleep(0.1)")
+    conn.execute("select pg_stat_clear_snapshot()")
+    rows = conn.execute(
+        "select relname::text, n_tup_ins + n_tup_upd + n_tup_del from pg_stat_user_tables"
+        " where schemaname = 'value_view' and relname = any(%s)",
+        (relations,),
+    ).fetchall()
+    return dict(rows)
+
+
+def test_a_concurrent_refresh_of_an_unchanged_mart_writes_no_row(
+    built: Built, tmp_path: Path
+) -> None:
+    """Each materialized view keeps its refresh time in the refresh log, not in its rows: a second
+    run over unchanged sources refreshes it concurrently without writing a row version, and its
+    unsuffixed name (the specification's, and its tenant view) shows the new time."""
+    nodes = [
+        node
+        for node in built.manifest()["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"]["materialized"] == "safe_materialized_view"
+    ]
+    in_log = [
+        node for node in nodes if node["config"]["meta"].get("last_refreshed") == "refresh_log"
+    ]
+    # A view not (yet) recording its refreshes keeps the column in its rows.
+    assert all(node in in_log or "last_refreshed" in node["columns"] for node in nodes)
+    assert len(in_log) >= 7
+    aliases = [node["alias"] for node in in_log]
+
+    with database.connect(built.settings, autocommit=True) as conn:
+        logged = (
+            "select relation_name, refreshed_at from value_view_meta.refresh_log"
+            " where schema_name = 'value_view'"
+        )
+        first = dict(conn.execute(logged).fetchall())
+        written = _row_versions(conn, aliases)
+    rerun = dbt(
+        PROJECT_ROOT,
+        built.settings,
+        tmp_path / "rerun",
+        "run",
+        "--select",
+        *sorted({node["name"] for node in in_log}),
+    )
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-4000:]
+    for alias in aliases:
+        assert f'"{alias}": refreshed concurrently' in rerun.stdout, rerun.stdout[-4000:]
+
+    with database.connect(built.settings, autocommit=True) as conn:
+        assert _row_versions(conn, aliases) == written
+        second = dict(conn.execute(logged).fetchall())
+        for node in in_log:
+            alias, name = node["alias"], node["name"]
+            assert second[alias] > first[alias], alias
+            shown = conn.execute(f"select distinct last_refreshed from value_view.{name}")
+            assert shown.fetchall() == [(second[alias],)], name
+            for schema in ("value_view", "value_view_tenant"):
+                columns = conn.execute(
+                    "select attname::text from pg_attribute where attrelid = %s::regclass"
+                    " and attnum > 0 and not attisdropped order by attnum desc limit 1",
+                    (f"{schema}.{name}",),
+                ).fetchone()
+                assert columns == ("last_refreshed",), f"{schema}.{name}"
+            assert "last_refreshed" not in node["columns"], alias
+
+
 # --------------------------------------------------------------------------------------
 # The ODI gate: a wrong band edge or a wrong formula fails the build
 # --------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The `safe_materialized_view` materialization against a real PostgreSQL server.
 
 Each test writes models into a scratch dbt project (its macros are this checkout's
-macros/materializations) that builds into a throwaway database, runs `dbt build` through dbtRunner,
-and meanwhile keeps readers busy on several connections while a monitor connection records how long
-any of them waits on a lock (pg_locks.waitstart of ungranted locks).
+macros/materializations and macros/utils) that builds into a throwaway database, runs `dbt build`
+through dbtRunner, and meanwhile keeps readers busy on several connections while a monitor
+connection records how long any of them waits on a lock (pg_locks.waitstart of ungranted locks).
 """
 
 from __future__ import annotations
@@ -165,14 +165,15 @@ def project(
 ) -> ScratchProject:
     root = tmp_path_factory.mktemp("mv_project")
     (root / "models").mkdir()
-    macros = PROJECT_ROOT / "macros" / "materializations"
+    # The materialization, and the refresh log and latest-version view it writes (macros/utils).
+    macros = [str(PROJECT_ROOT / "macros" / folder) for folder in ("materializations", "utils")]
     (root / "dbt_project.yml").write_text(
         "name: mv_scratch\n"
         'version: "1.0.0"\n'
         "config-version: 2\n"
         "profile: mv_scratch\n"
         'model-paths: ["models"]\n'
-        f"macro-paths: [{json.dumps(str(macros))}]\n"
+        f"macro-paths: {json.dumps(macros)}\n"
         "flags:\n"
         "  send_anonymous_usage_stats: false\n"
         "  validate_macro_args: true\n"
@@ -722,3 +723,214 @@ def test_rebuilding_an_upstream_view_keeps_the_materialized_view_on_it(project):
     assert "columns changed" in replaced.output
     assert project.build("mv_on_view").ok
     assert project.scalar(f"select count(*) from {SCHEMA}.mv_on_view") == SOURCE_ROWS
+
+
+# --------------------------------------------------------------------------------------
+# Unchanged rows stay unchanged: the refresh time lives in the refresh log
+# --------------------------------------------------------------------------------------
+
+STABLE_ROWS = 5_000
+REFRESH_LOG = f"{SCHEMA}_meta.refresh_log"
+
+
+def versioned_model(project: ScratchProject, name: str, select: str, *, log: bool) -> None:
+    """`<name>_v1`, the latest version of `name`, over mv_source.stable_events, with the marts'
+    latest-version post-hook; `log` sets `meta.last_refreshed: refresh_log`."""
+    yml = (
+        "models:\n"
+        f"  - name: {name}\n"
+        "    latest_version: 1\n"
+        "    versions:\n"
+        "      - v: 1\n"
+        "    config:\n"
+        "      materialized: safe_materialized_view\n"
+        "      indexes: [{columns: [id], unique: true}]\n"
+        '      post_hook: "{{ create_latest_version_view() }}"\n'
+        + ("      meta: {last_refreshed: refresh_log}\n" if log else "")
+    )
+    (project.root / "models" / f"{name}.yml").write_text(yml)
+    sql = f"select {select}\nfrom mv_source.stable_events as events\n"
+    (project.root / "models" / f"{name}_v1.sql").write_text(sql)
+
+
+def stable_source(project: ScratchProject) -> None:
+    project.execute(
+        "drop table if exists mv_source.stable_events cascade;"
+        " create table mv_source.stable_events as"
+        " select g as id, g % 50 as grp, (g % 1000)::numeric(10, 2) as amount"
+        f" from generate_series(1, {STABLE_ROWS}) as g;"
+        " alter table mv_source.stable_events add primary key (id)"
+    )
+
+
+def row_versions(project: ScratchProject, relation: str) -> int:
+    """Rows inserted, updated and deleted in `relation` so far. Each backend flushes its
+    statistics when it exits, before it leaves pg_stat_activity, and dbt closes its connections
+    at the end of a command: wait for that, then read a fresh snapshot."""
+    deadline = time.monotonic() + 30
+    with database.connect(project.settings, autocommit=True) as conn:
+        while (
+            time.monotonic() < deadline
+            and conn.execute(
+                "select count(*) from pg_stat_activity where datname = current_database()"
+                " and backend_type = 'client backend' and pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        ):
+            time.sleep(0.1)
+        conn.execute("select pg_stat_clear_snapshot()")
+        return conn.execute(
+            "select n_tup_ins + n_tup_upd + n_tup_del from pg_stat_user_tables"
+            " where relid = %s::regclass",
+            (f"{SCHEMA}.{relation}",),
+        ).fetchone()[0]
+
+
+def row_versions_by_id(project: ScratchProject, relation: str) -> dict[int, tuple]:
+    """Each row's physical version (ctid) and values, by id."""
+    rows = project.query(f"select id, ctid::text, * from {SCHEMA}.{relation}")
+    return {row[0]: row[1:] for row in rows}
+
+
+def column_names(project: ScratchProject, relation: str) -> list[str]:
+    return [
+        row[0]
+        for row in project.query(
+            "select attname::text from pg_attribute where attrelid = %s::regclass"
+            " and attnum > 0 and not attisdropped order by attnum",
+            (f"{SCHEMA}.{relation}",),
+        )
+    ]
+
+
+def logged_refresh(project: ScratchProject, relation: str):
+    return project.scalar(
+        f"select refreshed_at from {REFRESH_LOG} where schema_name = %s and relation_name = %s",
+        (SCHEMA, relation),
+    )
+
+
+@pytest.mark.slow
+def test_a_concurrent_refresh_of_an_unchanged_view_writes_no_row(project):
+    stable_source(project)
+    versioned_model(
+        project, "mv_stable", "events.id, events.grp, events.amount * 2 as doubled", log=True
+    )
+    created = project.build("mv_stable")
+    assert created.ok, created.output
+    assert created.outcome("mv_stable_v1").startswith("created")
+    assert column_names(project, "mv_stable_v1") == ["id", "grp", "doubled"]
+    assert column_names(project, "mv_stable") == ["id", "grp", "doubled", "last_refreshed"]
+    first_refresh = logged_refresh(project, "mv_stable_v1")
+    assert project.query(f"select distinct last_refreshed from {SCHEMA}.mv_stable") == [
+        (first_refresh,)
+    ]
+    # Only the owner reads the log; the views read it with their owner's rights.
+    assert project.scalar(
+        "select relacl is null or not exists (select from aclexplode(relacl) as acl"
+        " where acl.grantee = 0) from pg_class where oid = %s::regclass",
+        (REFRESH_LOG,),
+    )
+
+    before = row_versions_by_id(project, "mv_stable_v1")
+    written = row_versions(project, "mv_stable_v1")
+    refreshed = project.build("mv_stable")
+    assert refreshed.ok, refreshed.output
+    assert refreshed.outcome("mv_stable_v1").startswith("refreshed concurrently")
+    assert row_versions(project, "mv_stable_v1") == written
+    assert row_versions_by_id(project, "mv_stable_v1") == before
+    second_refresh = logged_refresh(project, "mv_stable_v1")
+    assert second_refresh > first_refresh
+    assert project.query(f"select distinct last_refreshed from {SCHEMA}.mv_stable") == [
+        (second_refresh,)
+    ]
+
+    project.execute("update mv_source.stable_events set amount = amount + 1 where id = 42")
+    changed = project.build("mv_stable")
+    assert changed.ok, changed.output
+    assert row_versions(project, "mv_stable_v1") == written + 2  # the old row out, the new in
+    after = row_versions_by_id(project, "mv_stable_v1")
+    assert {key for key in after if after[key] != before[key]} == {42}
+    assert after[42][1:] == (42, 42 % 50, (before[42][3] + 2))
+    assert logged_refresh(project, "mv_stable_v1") > second_refresh
+
+
+@pytest.mark.slow
+def test_the_row_version_check_fails_for_a_current_timestamp_column(project):
+    """The design this replaces: `current_timestamp as last_refreshed` in every row makes each
+    concurrent refresh delete and re-insert the whole view, which the check above would see."""
+    stable_source(project)
+    versioned_model(
+        project,
+        "mv_volatile",
+        "events.id, events.grp, events.amount * 2 as doubled, current_timestamp as last_refreshed",
+        log=False,
+    )
+    created = project.build("mv_volatile")
+    assert created.ok, created.output
+    written = row_versions(project, "mv_volatile_v1")
+    refreshed = project.build("mv_volatile")
+    assert refreshed.ok, refreshed.output
+    assert refreshed.outcome("mv_volatile_v1").startswith("refreshed concurrently")
+    assert row_versions(project, "mv_volatile_v1") - written == 2 * STABLE_ROWS
+
+
+@pytest.mark.slow
+def test_moving_last_refreshed_to_the_log_keeps_dependent_views_readable(project):
+    """An existing relation with the column in its rows, a latest-version view over it and views
+    reading the column (as tenant views and the opportunity pipeline do): the rebuild without
+    the column re-points them at the latest-version view, which still has it, and no reader
+    errs."""
+    stable_source(project)
+    old_select = "events.id, events.grp, events.amount * 2 as doubled"
+    versioned_model(
+        project, "mv_moving", f"{old_select}, current_timestamp as last_refreshed", log=False
+    )
+    created = project.build("mv_moving")
+    assert created.ok, created.output
+    project.execute(
+        f"create view {SCHEMA}.v_moving_all as select * from {SCHEMA}.mv_moving_v1;"
+        f" create view {SCHEMA}.v_moving_fresh as"
+        f" select id, doubled, last_refreshed from {SCHEMA}.mv_moving_v1 where grp < 25"
+    )
+    before = project.totals("mv_moving")
+
+    versioned_model(project, "mv_moving", old_select, log=True)
+    queries = aggregate_queries("mv_moving", "v_moving_all", "v_moving_fresh")
+    queries["fresh"] = f"select max(last_refreshed) from {SCHEMA}.v_moving_fresh"
+    with ReaderLoop(project.settings, queries) as readers:
+        moved = project.build("mv_moving")
+    print(readers.report.summary("last_refreshed moved to the log"))
+    assert moved.ok, moved.output
+    assert moved.outcome("mv_moving_v1").startswith("rebuilt (fingerprint changed")
+    assert readers.report.errors == []
+
+    refreshed_at = logged_refresh(project, "mv_moving_v1")
+    assert column_names(project, "mv_moving_v1") == ["id", "grp", "doubled"]
+    assert column_names(project, "mv_moving")[-1] == "last_refreshed"
+    assert project.totals("mv_moving") == before
+    for view in ("mv_moving", "v_moving_all", "v_moving_fresh"):
+        assert project.query(f"select distinct last_refreshed from {SCHEMA}.{view}") == [
+            (refreshed_at,)
+        ], view
+    reads = project.query(
+        "select distinct dependent.relname::text, source.relname::text from pg_depend as depends"
+        " join pg_rewrite as rewrites on rewrites.oid = depends.objid"
+        " join pg_class as dependent on dependent.oid = rewrites.ev_class"
+        " join pg_class as source on source.oid = depends.refobjid"
+        " where depends.classid = 'pg_rewrite'::regclass and source.oid <> dependent.oid"
+        " and dependent.relname in ('mv_moving', 'v_moving_all', 'v_moving_fresh')"
+        " and source.relkind in ('m', 'v') order by 1"
+    )
+    assert reads == [
+        ("mv_moving", "mv_moving_v1"),
+        ("v_moving_all", "mv_moving"),
+        ("v_moving_fresh", "mv_moving"),
+    ]
+    assert project.relations_named("mv_moving_v1__") == ["mv_moving_v1__id_uidx"]
+
+    comment = project.comment(f"{SCHEMA}.mv_moving")
+    refreshed = project.build("mv_moving")
+    assert refreshed.ok, refreshed.output
+    assert refreshed.outcome("mv_moving_v1").startswith("refreshed concurrently")
+    assert project.comment(f"{SCHEMA}.mv_moving") == comment
+    assert logged_refresh(project, "mv_moving_v1") > refreshed_at

@@ -106,6 +106,9 @@
         refresh materialized view {{ 'concurrently ' if concurrently }}{{ relation }}
     {%- endcall -%}
     {%- set refresh_seconds = safe_mv__seconds_since(refresh_started_at) -%}
+    {%- call statement('record_refresh') -%}
+        {{ value_view_record_refresh(relation) }}
+    {%- endcall -%}
 
     {%- if settings.analyze -%}
         {%- call statement('analyze') -%}
@@ -157,7 +160,13 @@
 
     {%- set swap_started_at = modules.datetime.datetime.now() -%}
     {%- call statement('swap') -%}
-        {{ safe_mv__swap_sql(target_relation, intermediate_relation, backup_relation, index_specs, settings) }}
+        {{ safe_mv__swap_sql(
+            target_relation, intermediate_relation, backup_relation, index_specs, settings,
+            value_view_latest_version_view(target_relation)
+        ) }}
+    {%- endcall -%}
+    {%- call statement('record_refresh') -%}
+        {{ value_view_record_refresh(target_relation) }}
     {%- endcall -%}
 
     {{ return(

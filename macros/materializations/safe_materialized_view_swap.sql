@@ -14,8 +14,15 @@
        captured definition (views bind to OIDs, so this re-points them at the new relation), drops
        the backup (RESTRICT: anything else depending on it rolls the whole swap back), and renames
        the new indexes to their stable names.
+
+    The model's latest-version view (`latest_view`, from value_view_latest_version_view) is
+    re-created first, with its current definition. A dependent view that reads a column the new
+    relation no longer has but the latest-version view still shows (`last_refreshed`, moved to the
+    refresh log) is re-created against the latest-version view: for that statement the view takes
+    the relation's name, so the captured definition binds to it. The view keeps its columns and
+    reads the same rows until its own model or hook re-creates it; the swap warns.
 -#}
-{% macro safe_mv__swap_sql(target_relation, intermediate_relation, backup_relation, index_specs, settings) %}
+{% macro safe_mv__swap_sql(target_relation, intermediate_relation, backup_relation, index_specs, settings, latest_view=none) %}
 do $safe_mv_swap$
 declare
     target_schema constant text := {{ safe_mv__quote_literal(target_relation.schema) }};
@@ -35,8 +42,13 @@ declare
     dependents_when_locked oid[];
     dependent record;
     privilege record;
+    view_oids oid[] := '{}';
     view_names text[] := '{}';
     view_statements text[] := '{}';
+    latest_name constant text := {{ safe_mv__quote_literal(latest_view.relation.identifier if latest_view else '') }};
+    latest_definition constant text := {{ safe_mv__quote_literal(latest_view.definition if latest_view else '') }};
+    latest_oid oid;
+    latest_redefined boolean := false;
     failure_detail text;
     attempt integer := 0;
 begin
@@ -135,6 +147,7 @@ begin
         perform set_config('search_path', 'pg_catalog', true);
         for dependent in
             select
+                relations.oid,
                 format('%I.%I', namespaces.nspname, relations.relname) as qualified_name,
                 relations.reloptions,
                 regexp_replace(pg_get_viewdef(relations.oid), ';\s*$', '') as definition
@@ -143,6 +156,7 @@ begin
             where relations.oid = any(dependents)
             order by relations.oid
         loop
+            view_oids := view_oids || dependent.oid;
             view_names := view_names || dependent.qualified_name;
             view_statements := view_statements || format(
                 'create or replace view %s%s as %s',
@@ -179,14 +193,56 @@ begin
     execute format('alter materialized view %I.%I rename to %I', target_schema, new_name, target_name);
 
     if old_oid is not null then
+        -- The latest-version view first, with the definition create_latest_version_view gives it
+        -- (its captured one may read a column the rebuilt relation no longer has).
+        if latest_name <> '' then
+            latest_oid := to_regclass(format('%I.%I', target_schema, latest_name));
+        end if;
+        if latest_oid = any(dependents) then
+            begin
+                execute format('create or replace view %I.%I as %s', target_schema, latest_name, latest_definition);
+                latest_redefined := true;
+            exception when invalid_table_definition then
+                null;  -- columns it cannot take: its captured definition below; the post-hook replaces it
+            end;
+        end if;
+
         for position in 1 .. coalesce(array_length(view_statements, 1), 0) loop
+            continue when latest_redefined and view_oids[position] = latest_oid;
             begin
                 execute view_statements[position];
-            exception when others then
-                raise exception
-                    'safe_materialized_view: dependent view % cannot be re-pointed at the rebuilt %.%: %',
-                    view_names[position], target_schema, target_name, sqlerrm
-                    using errcode = sqlstate;
+            exception
+                when undefined_column then
+                    if not latest_redefined then
+                        raise exception
+                            'safe_materialized_view: dependent view % cannot be re-pointed at the rebuilt %.%: %',
+                            view_names[position], target_schema, target_name, sqlerrm
+                            using errcode = sqlstate;
+                    end if;
+                    -- It reads a column the rebuilt relation no longer has, which the latest-version
+                    -- view still shows (e.g. last_refreshed, now read from the refresh log): re-point
+                    -- it at that view (which takes the relation's name for the moment) until its own
+                    -- model or hook re-creates it.
+                    begin
+                        execute format('alter materialized view %I.%I rename to %I', target_schema, target_name, new_name);
+                        execute format('alter view %I.%I rename to %I', target_schema, latest_name, target_name);
+                        execute view_statements[position];
+                        execute format('alter view %I.%I rename to %I', target_schema, target_name, latest_name);
+                        execute format('alter materialized view %I.%I rename to %I', target_schema, new_name, target_name);
+                    exception when others then
+                        raise exception
+                            'safe_materialized_view: dependent view % cannot be re-pointed at the rebuilt %.% nor at %.%: %',
+                            view_names[position], target_schema, target_name, target_schema, latest_name, sqlerrm
+                            using errcode = sqlstate;
+                    end;
+                    raise warning
+                        'safe_materialized_view: % reads columns the rebuilt %.% no longer has; it reads %.% until it is re-created',
+                        view_names[position], target_schema, target_name, target_schema, latest_name;
+                when others then
+                    raise exception
+                        'safe_materialized_view: dependent view % cannot be re-pointed at the rebuilt %.%: %',
+                        view_names[position], target_schema, target_name, sqlerrm
+                        using errcode = sqlstate;
             end;
         end loop;
 

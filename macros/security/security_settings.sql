@@ -23,7 +23,9 @@
     project under models/marts/. A versioned mart contributes its versioned relation
     (`<name>_v<N>`) and, for its latest version, the unsuffixed name that the post-hook
     `create_latest_version_view` keeps as a view over it. Each entry:
-    {schema, relation (what exists in the schema), source (the relation holding the rows)}.
+    {schema, relation (what exists in the schema), source (the relation holding the rows),
+    adds_last_refreshed (the unsuffixed view of a mart whose `meta.last_refreshed` is
+    `refresh_log` adds the column from the refresh log: value_view_last_refreshed_from_log)}.
 -#}
 {% macro value_view_bi_relations() -%}
     {%- set relations = [] -%}
@@ -39,6 +41,7 @@
                     "schema": node.schema,
                     "relation": node.alias,
                     "source": node.alias,
+                    "adds_last_refreshed": false,
                 }) -%}
                 {%- if node.version is not none
                     and node.latest_version is not none
@@ -48,6 +51,7 @@
                         "schema": node.schema,
                         "relation": node.name,
                         "source": node.alias,
+                        "adds_last_refreshed": value_view_last_refreshed_from_log(node.config.meta),
                     }) -%}
                 {%- endif -%}
             {%- endif -%}

@@ -6,8 +6,8 @@
       (the marts' `grants` config covers the versioned relations; the unsuffixed latest-version
       views are re-created by a post-hook and are granted here), and default privileges so a
       relation created later in a BI schema is readable from its first moment. Nothing else:
-      no USAGE on the source, staging, intermediate, quarantine or security schemas, no CREATE
-      anywhere.
+      no USAGE on the source, staging, intermediate, quarantine, security or refresh-log
+      schemas, no CREATE anywhere.
 
     value_view_tenant_reader (per-tenant logins)
       USAGE on the tenant schema and SELECT on its views, nothing in the BI schemas.
@@ -25,7 +25,7 @@
         {%- if target.schema not in bi_schemas -%}
             {%- do bi_schemas.append(target.schema) -%}
         {%- endif -%}
-        {%- set closed_schemas = [settings.security_schema] -%}
+        {%- set closed_schemas = [settings.security_schema, value_view_refresh_log_schema() | string] -%}
         {%- for node in graph.nodes.values() if node.resource_type in ("model", "seed", "snapshot") -%}
             {%- if node.schema not in bi_schemas
                 and node.schema not in closed_schemas

@@ -8,7 +8,10 @@
     - the BI schema, the tenant schema and the security schema;
     - the login -> tenant mapping table, readable by nobody but its owner: tenant views read it
       with their owner's rights, so tenant logins never see it. It is created once and then
-      left alone; its owner must be the role dbt runs as (or grant that role SELECT on it).
+      left alone; its owner must be the role dbt runs as (or grant that role SELECT on it);
+    - the refresh log (value_view_refresh_log_setup, macros/utils/refresh_log.sql), readable by
+      nobody but its owner in the same way: the latest-version and tenant views read it for
+      `last_refreshed`.
 
     orchestration/lib/tenancy.py `ensure_security_objects` runs this macro (dbt run-operation) for the
     `tenant-login` command, which may run before the first build.
@@ -69,6 +72,8 @@
 
     revoke all on schema {{ adapter.quote(settings.security_schema) }} from public;
     revoke all on table {{ mapping }} from public;
+
+    {{ value_view_refresh_log_setup() }};
 {%- endmacro %}
 
 {#-

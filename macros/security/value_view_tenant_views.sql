@@ -16,6 +16,9 @@
     A view is re-created only when it is missing, reads another relation (the source was rebuilt
     under a new OID and not re-pointed) or the source's columns changed (a fingerprint in the
     view's comment); otherwise it is left alone, so BI readers are not locked out at each run.
+    The unsuffixed name of a mart whose `last_refreshed` comes from the refresh log reads the
+    versioned relation and adds the column the way its latest-version view does
+    (value_view_last_refreshed), so no tenant view depends on the latest-version view.
     A relation without a tenant_id column gets no tenant view (and loses one it had): tenant
     logins then cannot read it at all. Views for relations that left the project are dropped.
     A view that is busy (lock_timeout) or has dependants is kept as it is and reported.
@@ -41,15 +44,23 @@
             select *
             from (
                 values
-                    ('', '', '')
+                    ('', '', '', '')
                 {%- for relation in relations %},
                     (
                         {{ value_view_sql_literal(relation.schema) }},
                         {{ value_view_sql_literal(relation.source) }},
-                        {{ value_view_sql_literal(relation.relation) }}
+                        {{ value_view_sql_literal(relation.relation) }},
+                        {%- if relation.adds_last_refreshed %}
+                        {{ value_view_sql_literal(
+                            ', ' ~ value_view_last_refreshed({'schema': relation.schema, 'identifier': relation.source}) | trim
+                            ~ ' as last_refreshed'
+                        ) }}
+                        {%- else %}
+                        ''
+                        {%- endif %}
                     )
                 {%- endfor %}
-            ) as relations (source_schema, source_name, view_name)
+            ) as relations (source_schema, source_name, view_name, extra_columns)
             where view_name <> ''
         loop
             expected_views := expected_views || bi_relation.view_name::text;
@@ -78,9 +89,10 @@
                 from pg_catalog.pg_attribute
                 where attrelid = source_oid and attnum > 0 and not attisdropped;
                 view_comment := format(
-                    'Tenant-safe view of %I.%I: only the rows of the tenant mapped to session_user in %I.%I. columns %s',
-                    bi_relation.source_schema, bi_relation.source_name, security_schema, mapping_table,
-                    columns_fingerprint
+                    'Tenant-safe view of %I.%I%s: only the rows of the tenant mapped to session_user in %I.%I. columns %s',
+                    bi_relation.source_schema, bi_relation.source_name,
+                    case when bi_relation.extra_columns <> '' then ' with last_refreshed from the refresh log' else '' end,
+                    security_schema, mapping_table, columns_fingerprint
                 );
 
                 if view_oid is null
@@ -102,10 +114,11 @@
                     end if;
                     execute format(
                         'create view %I.%I with (security_barrier = true) as '
-                        'select * from %I.%I '
+                        'select %I.*%s from %I.%I '
                         'where tenant_id in (select tenant_logins.tenant_id from %I.%I as tenant_logins '
                         'where tenant_logins.login = session_user)',
                         tenant_schema, bi_relation.view_name,
+                        bi_relation.source_name, bi_relation.extra_columns,
                         bi_relation.source_schema, bi_relation.source_name,
                         security_schema, mapping_table
                     );

@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from psycopg import Connection
 from psycopg.sql import SQL, Identifier
 
+from orchestration.lib import settings as project_settings
 from orchestration.lib.database import ConnectionSettings, connect
 
 MIN_CACHE_HIT_RATIO = 0.95
@@ -52,8 +54,12 @@ def hours(delta: dt.timedelta) -> str:
 def last_refresh(
     settings: ConnectionSettings, schema: str, relation: str
 ) -> tuple[dt.datetime | None, str]:
-    """When a relation was last refreshed: its ``last_refreshed`` column, else its last ANALYZE."""
+    """When a relation was last refreshed: its row in the refresh log (written in the refresh's
+    own transaction), else its ``last_refreshed`` column, else its last ANALYZE."""
     with connect(settings, autocommit=True) as conn:
+        logged = _logged_refresh(conn, schema, relation)
+        if logged is not None:
+            return aware(logged), "refresh log"
         has_column = conn.execute(
             """
             select 1
@@ -85,6 +91,21 @@ def last_refresh(
     if row and row[0] is not None:
         return aware(row[0]), "pg_stat_user_tables last analyze"
     return None, "none"
+
+
+def _logged_refresh(conn: Connection, schema: str, relation: str) -> dt.datetime | None:
+    """The relation's time in the refresh log; None without a row, or without the log."""
+    log = Identifier(project_settings.REFRESH_LOG_SCHEMA, project_settings.REFRESH_LOG_TABLE)
+    exists = conn.execute("select to_regclass(%s) is not null", (log.as_string(conn),)).fetchone()
+    if not exists[0]:
+        return None
+    row = conn.execute(
+        SQL("select refreshed_at from {} where schema_name = %s and relation_name = %s").format(
+            log
+        ),
+        (schema, relation),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def aware(value: dt.datetime) -> dt.datetime:

@@ -38,6 +38,9 @@ REPLICA_ENV_PREFIX = "VALUE_VIEW_REPLICA_"
 SOURCE_SCHEMA_ENV = "VALUE_VIEW_SOURCE_SCHEMA"
 DEFAULT_SOURCE_SCHEMA = "vital"
 MARTS_SCHEMA = "value_view"
+# When each relation was last refreshed (macros/utils/refresh_log.sql: `<target schema>_meta`).
+REFRESH_LOG_SCHEMA = f"{MARTS_SCHEMA}_meta"
+REFRESH_LOG_TABLE = "refresh_log"
 # The dbt target (profiles.yml) doubles as the deployment: dev and ci get the demo-data loader,
 # every other target (prod, replica) treats the sources as read-only.
 TARGET_ENV = "VALUE_VIEW_TARGET"

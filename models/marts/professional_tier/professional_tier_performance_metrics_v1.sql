@@ -31,8 +31,7 @@ hourly as (
         count(*) filter (where professional_data is not null) as professional_data_count,
         round(avg(health_score), 2) as avg_health_score,
         round(avg(confidence_score), 2) as avg_confidence_score,
-        tenant_id,
-        current_timestamp as last_refreshed
+        tenant_id
 
     from recent_evaluations
     group by date_trunc('hour', created_at), subscription_tier, tenant_id

@@ -3,8 +3,8 @@
     priority or estimate change shows at once), with the job's live attributes, AI suitability,
     strategic pillars and primary value category. The job's ODI context - an aggregate over the
     heatmap pairs, whose scores change weekly - is read from the hourly job summary rather than
-    recomputed on every read; `odi_context_refreshed_at` says how fresh it is, and a job created
-    since the last refresh has no context yet.
+    recomputed on every read; `odi_context_refreshed_at` (the summary's last refresh, from the
+    refresh log) says how fresh it is, and a job created since the last refresh has no context yet.
 -#}
 
 with
@@ -73,7 +73,10 @@ pipeline as (
         job_pillars.strategic_pillars,
         opportunities.created_at,
         opportunities.updated_at,
-        job_summaries.last_refreshed as odi_context_refreshed_at
+        case
+            when job_summaries.jtbd_id is not null
+                then {{ value_view_last_refreshed(ref('mv_value_view_jtbd_summary')) }}
+        end as odi_context_refreshed_at
 
     from opportunities
     inner join jobs

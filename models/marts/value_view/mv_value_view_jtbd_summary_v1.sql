@@ -91,8 +91,7 @@ job_summary as (
         round(job_value.estimated_cost_savings_usd, 2) as total_estimated_cost_savings_usd,
         job_value.value_metrics_count,
         job_value.targets_met_count,
-        round(job_value.avg_target_attainment_pct, 1) as avg_target_attainment_pct,
-        current_timestamp as last_refreshed
+        round(job_value.avg_target_attainment_pct, 1) as avg_target_attainment_pct
 
     from jobs
     inner join job_scores

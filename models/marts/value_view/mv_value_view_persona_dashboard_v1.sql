@@ -33,8 +33,7 @@ persona_dashboard as (
         automation_ready_count,
         total_estimated_time_savings_hours,
         total_estimated_cost_savings_usd,
-        top_strategic_pillars,
-        current_timestamp as last_refreshed
+        top_strategic_pillars
 
     from persona_jobs
 

@@ -171,8 +171,7 @@ role_workload as (
         coalesce(role_tasks.tasks_assigned_count, 0) as tasks_assigned_count,
         coalesce(role_tasks.automatable_tasks_assigned_count, 0)
             as automatable_tasks_assigned_count,
-        coalesce(role_tasks.assigned_task_hours, 0) as assigned_task_hours,
-        current_timestamp as last_refreshed
+        coalesce(role_tasks.assigned_task_hours, 0) as assigned_task_hours
 
     from roles
     inner join departments

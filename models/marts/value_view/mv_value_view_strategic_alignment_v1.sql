@@ -111,8 +111,7 @@ strategic_alignment as (
             as total_estimated_time_savings_hours,
         coalesce(pillar_jobs.total_estimated_cost_savings_usd, 0)
             as total_estimated_cost_savings_usd,
-        coalesce(pillar_jobs.value_metrics_count, 0) as value_metrics_count,
-        current_timestamp as last_refreshed
+        coalesce(pillar_jobs.value_metrics_count, 0) as value_metrics_count
 
     from tenants
     cross join pillars

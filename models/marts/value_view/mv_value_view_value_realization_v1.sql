@@ -29,8 +29,7 @@ value_realization as (
         actual_change,
         target_attainment_pct,
         is_target_met,
-        measured_at,
-        current_timestamp as last_refreshed
+        measured_at
 
     from value_metrics
 

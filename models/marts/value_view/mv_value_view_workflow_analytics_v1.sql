@@ -84,8 +84,7 @@ workflow_analytics as (
         ai_suitability.recommended_service_layer,
         coalesce(workflow_value.value_metrics_count, 0) as value_metrics_count,
         coalesce(workflow_value.targets_met_count, 0) as targets_met_count,
-        workflow_value.avg_target_attainment_pct,
-        current_timestamp as last_refreshed
+        workflow_value.avg_target_attainment_pct
 
     from workflows
     inner join jobs

@@ -4,7 +4,8 @@
 
 -- professional_tier_performance_metrics counts exactly the live evaluations
 -- (stg_evaluations__business_evaluations) created in the 7 days before its last refresh, per
--- tenant, hour and tier - evaluations and those with professional data. Fails with one row per
+-- tenant, hour and tier - evaluations and those with professional data (the refresh time is the
+-- view's last refresh in the refresh log). Fails with one row per
 -- (tenant, hour, tier) where the view and the evaluations disagree.
 
 with
@@ -23,8 +24,9 @@ evaluations as (
 
 refresh as (
 
-    select max(last_refreshed) as refreshed_at
-    from metrics
+    select
+        {{ value_view_last_refreshed(ref('professional_tier_performance_metrics')) }}
+            as refreshed_at
 
 ),
 
