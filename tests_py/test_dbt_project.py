@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.lib import database
+from orchestration.lib import database, health
 from orchestration.tools import demo_data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -321,6 +321,11 @@ def test_a_concurrent_refresh_of_an_unchanged_mart_writes_no_row(
                 ).fetchone()
                 assert columns == ("last_refreshed",), f"{schema}.{name}"
             assert "last_refreshed" not in node["columns"], alias
+            # Dagster's freshness check reads the same time.
+            assert health.last_refresh(built.settings, "value_view", alias) == (
+                second[alias],
+                "refresh log",
+            )
 
 
 # --------------------------------------------------------------------------------------
