@@ -30,7 +30,7 @@ SPEC_TENANT = "f7aa6fd4-0af9-4706-8b31-034f1f7accda"
 
 # The marts catalog: relation -> kind of its versioned relation.
 CATALOG = {
-    "mv_value_view_odi_heatmap": "m",
+    "mv_value_view_odi_heatmap": "r",
     "mv_value_view_jtbd_summary": "m",
     "mv_value_view_persona_dashboard": "m",
     "mv_value_view_workflow_analytics": "m",

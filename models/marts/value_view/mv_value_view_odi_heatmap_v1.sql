@@ -1,3 +1,8 @@
+{#-
+    The ODI heatmap, maintained incrementally (keyed_incremental_table): a refresh runs this query
+    for the changed persona x job pairs only, so `last_refreshed` is when a row was last written.
+-#}
+
 with
 
 pairs as (
