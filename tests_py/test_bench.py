@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import os
@@ -22,6 +23,8 @@ from orchestration.tools.bench.answers import (
     compare_answers,
 )
 from orchestration.tools.bench.figures import latency_summary, parse_estimate, ratio
+from orchestration.tools.bench.incremental import incremental_marts
+from orchestration.tools.bench.options import BenchError
 from orchestration.tools.bench.pgbench import parse_pgbench_log, parse_pgbench_output
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -184,6 +187,13 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
     for view in report["refresh"]["views"]:
         assert isinstance(view["plain_s"], Number)
 
+    assert report["incremental"]["marts"], "no incremental mart was measured"
+    for mart in report["incremental"]["marts"]:
+        assert mart["changed_source_rows"] >= 1
+        assert mart["changed_runs"] % 2 == 0  # the change is applied and undone
+        assert all(isinstance(mart[key], Number) for key in ("full_s", "unchanged_s", "changed_s"))
+        assert isinstance(mart["changed_over_full"], Number)
+
     modes = report["reads_under_refresh"]["modes"]
     assert set(modes) == {"none", "plain", "concurrently"}
     assert modes["plain"]["refreshes"] >= 1
@@ -218,3 +228,15 @@ def test_the_same_answer_check_fails_when_the_raw_query_drops_a_row(
     assert caught.value.benchmarks == [benchmark.name]
     assert benchmark.name in str(caught.value)
     assert "only in the mart: 1" in str(caught.value)
+
+
+def test_an_incremental_mart_without_its_benchmark_change_is_refused(manifest) -> None:
+    marts = incremental_marts(manifest)
+    assert marts, "the project has no incremental mart"
+    name = marts[0].name
+    broken = copy.deepcopy(manifest)
+    for node in broken["nodes"].values():
+        if node["name"] == name:
+            node["config"]["meta"]["refresh"].pop("incremental_benchmark")
+    with pytest.raises(BenchError, match=f"{name} is a keyed_incremental_table without"):
+        incremental_marts(broken)

@@ -43,7 +43,9 @@ def relation_kind(materialized: str) -> str:
     """What a BI tool sees: materialized view, view or table (custom materializations included)."""
     if "materialized_view" in materialized:
         return "materialized view"
-    if materialized in ("table", "incremental", "seed", "snapshot"):
+    if materialized in ("table", "incremental", "seed", "snapshot") or materialized.endswith(
+        "incremental_table"
+    ):
         return "table"
     return materialized.replace("_", " ")
 

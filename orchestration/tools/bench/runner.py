@@ -20,6 +20,7 @@ from orchestration.tools.bench.ambitions import ambitions
 from orchestration.tools.bench.answers import AnswerMismatch, check_all_answers
 from orchestration.tools.bench.catalog import MaterializedView
 from orchestration.tools.bench.chart import write_chart
+from orchestration.tools.bench.incremental import measure_incremental
 from orchestration.tools.bench.machine import load_average, machine_info, software_versions
 from orchestration.tools.bench.options import BenchError, BenchOptions, Progress, options_from_args
 from orchestration.tools.bench.pgbench import write_scripts
@@ -138,7 +139,8 @@ def _other_scales(
             continue
         queries = measure_queries(warehouse, options, log, answers)
         refresh = measure_refreshes(warehouse, options.refresh_runs, log, phase="scaling")
-        found.append(scale_figures(warehouse, queries, refresh))
+        incremental = measure_incremental(warehouse, options, log, phase="scaling")
+        found.append(scale_figures(warehouse, queries, refresh, incremental))
     return found
 
 
@@ -185,10 +187,11 @@ def run(
     answers = check_all_answers(primary.settings, primary.benchmarks, log)
     report["queries"] = measure_queries(primary, options, log, answers)
     report["refresh"] = measure_refreshes(primary, options.refresh_runs, log)
+    report["incremental"] = measure_incremental(primary, options, log)
     points = _pgbench_phases(primary, report, options, log)
 
     others = _other_scales(server, options, as_of, log, warehouses, report["failures"])
-    main = scale_figures(primary, report["queries"], report["refresh"])
+    main = scale_figures(primary, report["queries"], report["refresh"], report["incremental"])
     per_scale = sorted([main, *others], key=lambda row: row["scale"])
     report["scaling"] = {"per_scale": per_scale, "ratios": scaling_ratios(per_scale)}
     report["ambitions"] = ambitions(report)

@@ -62,6 +62,19 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
             f" concurrently: {fmt.secs(refresh['total_concurrent_s'])}",
         ]
     )
+    for row in (report.get("incremental") or {}).get("marts", []):
+        rows.append(
+            [
+                f"refresh {row['relation']} after {row['fraction']:.0%} of {row['source']} changed",
+                fmt.secs(row["changed_s"]),
+                f"full rebuild {fmt.secs(row['full_s'])}",
+                f"{fmt.pct(row['changed_over_full'])} of full",
+                f"<= {row['goal']:.0%} of full",
+                fmt.yes(row["met"]),
+                f"{row['changed_source_rows']:,} source rows changed; nothing changed:"
+                f" {fmt.secs(row['unchanged_s'])}",
+            ]
+        )
     reads = report.get("reads_under_refresh")
     if reads:
         modes = reads["modes"]

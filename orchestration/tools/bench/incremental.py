@@ -1,0 +1,158 @@
+"""Phase 2b: what a refresh of each incrementally maintained mart (the ``keyed_incremental_table``
+materialization) costs after a small change to its inputs, beside a full rebuild of it.
+
+A mart declares the change it is measured with in ``meta.refresh.incremental_benchmark``:
+
+    incremental_benchmark:
+      source: jtbd_odi_scores        # a source table (in the source schema) with an ``id`` column
+      change: "importance_score = 10 - importance_score"  # a SET list that undoes itself
+      fraction: 0.01                 # share of the source's rows changed, picked by md5(id)
+
+The change is applied, the mart refreshed (timed), the change applied again (which restores the
+rows) and the mart refreshed again (timed), so the data ends as it began. Times are dbt's own
+execution time of the node (``run_results.json``), without dbt's start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from orchestration.lib import manifest as project
+from orchestration.tools.bench import dbt, fmt
+from orchestration.tools.bench.figures import ratio
+from orchestration.tools.bench.options import BenchError, BenchOptions, Progress
+from orchestration.tools.bench.warehouse import Warehouse, session
+
+MATERIALIZATION = "keyed_incremental_table"
+GOAL_FRACTION_OF_FULL = 0.10
+
+
+@dataclass(frozen=True)
+class IncrementalMart:
+    name: str
+    selector: str
+    schema: str
+    identifier: str
+    cron: str | None
+    source: str
+    change: str
+    fraction: float
+
+
+def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
+    """The latest-version marts built incrementally, each with its declared benchmark change."""
+    found = []
+    for node in project.latest_mart_nodes(manifest).values():
+        if (node.get("config") or {}).get("materialized") != MATERIALIZATION:
+            continue
+        refresh = project.node_meta(node).get("refresh") or {}
+        spec = refresh.get("incremental_benchmark") if isinstance(refresh, Mapping) else None
+        if not isinstance(spec, Mapping) or not {"source", "change"} <= set(spec):
+            raise BenchError(
+                f"{node['name']} is a {MATERIALIZATION} without"
+                " meta.refresh.incremental_benchmark {source, change, fraction}"
+            )
+        fraction = float(spec.get("fraction", 0.01))
+        if not 0 < fraction <= 1:
+            raise BenchError(
+                f"{node['name']}: incremental_benchmark.fraction {fraction} not in (0, 1]"
+            )
+        found.append(
+            IncrementalMart(
+                name=node["name"],
+                selector=project.dbt_selector(node),
+                schema=str(node.get("schema")),
+                identifier=project.relation_name(node),
+                cron=project.refresh_cron(node),
+                source=str(spec["source"]),
+                change=str(spec["change"]),
+                fraction=fraction,
+            )
+        )
+    return sorted(found, key=lambda mart: mart.name)
+
+
+def _timed_run(
+    mart: IncrementalMart, warehouse: Warehouse, options: BenchOptions, full: bool
+) -> float:
+    """Refresh one mart with dbt; the node's own execution time in seconds."""
+    args = ["--quiet", "run", "--select", mart.selector, *(["--full-refresh"] if full else [])]
+    dbt.run_dbt(args, warehouse.settings, options)
+    results = json.loads((Path(options.target_path) / "run_results.json").read_text())
+    return float(sum(result["execution_time"] for result in results["results"]))
+
+
+def _apply_change(warehouse: Warehouse, mart: IncrementalMart, schema: str) -> int:
+    """Apply the mart's self-undoing change to its share of the source's rows; rows changed."""
+    table = sql.Identifier(schema, mart.source)
+    with session(warehouse.settings) as conn:
+        total = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+        limit = max(1, math.ceil(total * mart.fraction))
+        changed = conn.execute(
+            sql.SQL(
+                "update {table} set {change} where id in"
+                " (select id from {table} order by md5(id::text) limit {limit})"
+            ).format(table=table, change=sql.SQL(mart.change), limit=sql.Literal(limit))
+        ).rowcount
+    return changed
+
+
+def _rows(warehouse: Warehouse, mart: IncrementalMart) -> int:
+    with session(warehouse.settings) as conn:
+        relation = sql.Identifier(mart.schema, mart.identifier)
+        return conn.execute(sql.SQL("select count(*) from {}").format(relation)).fetchone()[0]
+
+
+def measure_incremental(
+    warehouse: Warehouse, options: BenchOptions, log: Progress, phase: str = "incremental"
+) -> dict[str, Any]:
+    """Full rebuild, no-op refresh and refresh after a small change, per incremental mart."""
+    results = []
+    pairs = max(1, options.refresh_runs // 2)
+    for mart in incremental_marts(warehouse.manifest):
+        full_s = _timed_run(mart, warehouse, options, full=True)
+        unchanged_s = _timed_run(mart, warehouse, options, full=False)
+        changed_s, changed_rows = [], 0
+        for _ in range(2 * pairs):
+            changed_rows = _apply_change(warehouse, mart, options.source_schema)
+            changed_s.append(_timed_run(mart, warehouse, options, full=False))
+        median_s = statistics.median(changed_s)
+        row = {
+            "relation": mart.name,
+            "identifier": f"{mart.schema}.{mart.identifier}",
+            "cron": mart.cron,
+            "rows": _rows(warehouse, mart),
+            "source": mart.source,
+            "fraction": mart.fraction,
+            "changed_source_rows": changed_rows,
+            "full_s": round(full_s, 4),
+            "unchanged_s": round(unchanged_s, 4),
+            "changed_s": round(median_s, 4),
+            "changed_runs": len(changed_s),
+            "changed_over_full": ratio(median_s, full_s),
+            "goal": GOAL_FRACTION_OF_FULL,
+        }
+        row["met"] = (
+            row["changed_over_full"] is not None
+            and row["changed_over_full"] <= GOAL_FRACTION_OF_FULL
+        )
+        results.append(row)
+        log(
+            phase,
+            f"{mart.name}: {row['rows']:,} rows; full {fmt.secs(full_s)}, unchanged"
+            f" {fmt.secs(unchanged_s)}, {changed_rows:,} {mart.source} rows changed"
+            f" {fmt.secs(median_s)} ({fmt.pct(row['changed_over_full'])} of full)",
+        )
+    return {
+        "marts": results,
+        "total_full_s": round(sum(row["full_s"] for row in results), 4),
+        "total_changed_s": round(sum(row["changed_s"] for row in results), 4),
+    }
