@@ -18,14 +18,17 @@ from orchestration.defs.checks import (
     BENCHMARK_OP_TAG,
     build_freshness_checks,
     build_latency_checks,
-    build_warehouse_checks,
-    warehouse_spec,
 )
 from orchestration.defs.demo import DEMO_DATA_KEY, vital_demo_data
 from orchestration.defs.resources import BenchmarkResource, WarehouseResource, dbt_resource
 from orchestration.defs.schedules import build_refresh_schedules, pipeline_job
 from orchestration.defs.sources import build_source_observations
 from orchestration.defs.translator import ValueViewTranslator
+from orchestration.defs.warehouse_checks import (
+    build_replica_lag_check,
+    build_warehouse_checks,
+    warehouse_spec,
+)
 from orchestration.lib import manifest as manifests
 from orchestration.lib import settings
 
@@ -60,6 +63,7 @@ def build_definitions(
             *build_latency_checks(dbt_project, manifest, translator),
             *build_freshness_checks(manifest, translator),
             *build_warehouse_checks(mart_keys),
+            build_replica_lag_check(manifest, mart_keys),
         ],
         jobs=[pipeline_job(sources), archive_professional_data_job],
         schedules=[

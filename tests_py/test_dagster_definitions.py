@@ -20,7 +20,7 @@ from dagster import AssetKey, DefaultScheduleStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from orchestration.definitions import build_definitions
-from orchestration.defs import archive, assets, checks
+from orchestration.defs import archive, assets, checks, warehouse_checks
 from orchestration.defs.demo import DEMO_DATA_KEY, DemoDataConfig, demo_data_command
 from orchestration.defs.translator import TIER_TAG, ValueViewTranslator, owner_of
 from orchestration.lib import database, health, measure, settings
@@ -70,7 +70,7 @@ def test_definitions_load(defs, manifest) -> None:
         assert _expected_key(node) in keys
     for source in manifest["sources"].values():
         assert AssetKey([source["source_name"], source["name"]]) in keys
-    assert checks.WAREHOUSE_KEY in keys
+    assert warehouse_checks.WAREHOUSE_KEY in keys
     assert {"value_view_pipeline", "archive_professional_data"} <= set(repository.job_names)
 
 

@@ -18,9 +18,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from dagster import AssetCheckResult, AssetCheckSeverity, build_asset_check_context
 from psycopg import sql
 
-from orchestration.lib import database
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.warehouse_checks import build_replica_lag_check, shortest_freshness_sla
+from orchestration.lib import database, health
 from orchestration.lib import replica as replicas
 from orchestration.lib import settings as project_settings
 from orchestration.lib.server import EmbeddedServer
@@ -389,3 +392,65 @@ def test_without_feedback_and_delay_the_same_readers_are_cancelled(tmp_path: Pat
         primary.destroy()
     assert errors
     assert all("conflict with recovery" in error for error in errors), errors
+
+
+# -- replica lag as a Dagster check ------------------------------------------------------------
+
+
+def _lag_check_result(manifest: dict, primary: EmbeddedServer) -> AssetCheckResult:
+    """The replica-lag check with a 1 s warning and a 15 s error bound, run once."""
+    check = build_replica_lag_check(manifest, [], warn_after_s=1.0, error_after_s=15.0)
+    warehouse = WarehouseResource(database_url=_settings(primary).url)
+    return check(build_asset_check_context(), warehouse=warehouse)
+
+
+def test_replica_lag_is_a_check_that_warns_then_fails_past_the_sla(
+    primary: EmbeddedServer,
+    standby: replicas.ReplicaServer,
+    cli_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    manifest: dict,
+) -> None:
+    assert _lag_check_result(manifest, primary).passed  # no replica: reads go to the primary
+    own = _settings(standby)
+    monkeypatch.setenv("VALUE_VIEW_REPLICA_HOST", own.host)
+    monkeypatch.setenv("VALUE_VIEW_REPLICA_PORT", str(own.port))
+    with database.connect(_settings(primary), autocommit=True) as conn:
+        conn.execute("create table if not exists lag_probe (at timestamptz)")
+        conn.execute("insert into lag_probe values (now())")
+    replicas.wait_for_replay(_settings(primary), own)
+    fresh = _lag_check_result(manifest, primary)
+    assert fresh.passed, fresh.description
+    assert fresh.metadata["lag_s"].value < 1.0
+
+    with database.connect(own, autocommit=True) as standby_conn:
+        with database.connect(_settings(primary), autocommit=True) as conn:
+            conn.execute("insert into lag_probe values (now())")
+        replicas.wait_for_replay(_settings(primary), own)
+        standby_conn.execute("select pg_wal_replay_pause()")
+        paused = time.monotonic()
+        try:
+            with database.connect(_settings(primary), autocommit=True) as conn:
+                conn.execute("insert into lag_probe values (now())")
+            time.sleep(1.5)
+            behind = _lag_check_result(manifest, primary)
+            assert not behind.passed
+            assert behind.severity == AssetCheckSeverity.WARN, behind.description
+            assert "over 1 s" in behind.description
+            time.sleep(max(0.0, 16.0 - (time.monotonic() - paused)))
+            late = _lag_check_result(manifest, primary)
+            assert not late.passed
+            assert late.severity == AssetCheckSeverity.ERROR, late.description
+            assert "past the freshness SLA" in late.description
+        finally:
+            standby_conn.execute("select pg_wal_replay_resume()")
+    replicas.wait_for_replay(_settings(primary), own)
+    assert _lag_check_result(manifest, primary).passed
+
+
+def test_the_lag_check_errors_past_the_shortest_freshness_sla_by_default(manifest: dict) -> None:
+    shortest = shortest_freshness_sla(manifest)
+    assert shortest.total_seconds() > health.REPLICA_LAG_WARN_S
+    check = build_replica_lag_check(manifest, [])
+    (spec,) = check.check_specs
+    assert spec.metadata["error_after_s"] == shortest.total_seconds()

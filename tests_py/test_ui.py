@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs import checks
+from orchestration.defs import warehouse_checks
 from orchestration.defs.schedules import refresh_tiers
 from orchestration.defs.translator import TIER_TAG, ValueViewTranslator
 from orchestration.lib import database, settings
@@ -119,10 +119,13 @@ def test_graphql_lists_assets_schedules_and_checks(webserver, manifest) -> None:
         assert latency and latency[0]["blocking"]
     assert {
         check["name"]
-        for check in nodes[tuple(checks.WAREHOUSE_KEY.path)]["assetChecksOrError"]["checks"]
+        for check in nodes[tuple(warehouse_checks.WAREHOUSE_KEY.path)]["assetChecksOrError"][
+            "checks"
+        ]
     } == {
-        checks.CACHE_HIT_CHECK,
-        checks.INDEX_HEALTH_CHECK,
+        warehouse_checks.CACHE_HIT_CHECK,
+        warehouse_checks.INDEX_HEALTH_CHECK,
+        warehouse_checks.REPLICA_LAG_CHECK,
     }
     (repository,) = data["repositoriesOrError"]["nodes"]
     assert repository["location"]["name"] == ui.LOCATION_NAME

@@ -1,13 +1,11 @@
-"""Asset checks beyond the dbt tests: dashboard latency, freshness per tier, warehouse health.
-
-Latency and freshness checks are derived from the marts' ``meta`` in the manifest; the warehouse
-checks (buffer-cache hit ratio, index health) sit on one asset that stands for the database. What
+"""Asset checks beyond the dbt tests: dashboard latency and freshness per tier, derived from the
+marts' ``meta`` in the manifest (the warehouse's own checks are in ``warehouse_checks``). What
 they measure is computed in the library (``lib.measure``, ``lib.health``); this module turns it
 into Dagster check results.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -17,11 +15,7 @@ from dagster import (
     AssetChecksDefinition,
     AssetCheckSeverity,
     AssetKey,
-    AssetSpec,
     MetadataValue,
-    TableColumn,
-    TableRecord,
-    TableSchema,
     asset_check,
 )
 from dagster_dbt import DbtProject
@@ -34,21 +28,11 @@ from orchestration.lib import health
 from orchestration.lib import manifest as manifests
 from orchestration.lib.analyses import AnalysisError, compiled_analysis
 from orchestration.lib.dbt_runner import DbtCommandError
-from orchestration.lib.health import (
-    INEFFICIENT_RATIO,
-    MIN_CACHE_HIT_RATIO,
-    MIN_SCANS_FOR_UNUSED,
-    IndexStats,
-)
 from orchestration.lib.measure import latency_verdict, measure_query
 
-WAREHOUSE_KEY = AssetKey(["value_view", "warehouse"])
-WAREHOUSE_GROUP = "warehouse"
 BENCHMARK_OP_TAG = "value_view/benchmark"
 LATENCY_CHECK = manifests.LATENCY_CHECK
 FRESHNESS_CHECK = "freshness"
-CACHE_HIT_CHECK = "buffer_cache_hit_ratio"
-INDEX_HEALTH_CHECK = "index_health"
 
 
 def _latency_check(
@@ -224,151 +208,3 @@ def build_freshness_checks(
             )
         )
     return checks
-
-
-# --------------------------------------------------------------------------------------
-# The warehouse database: buffer-cache hit ratio and index health
-# --------------------------------------------------------------------------------------
-
-
-def warehouse_spec(mart_keys: Iterable[AssetKey]) -> AssetSpec:
-    """The warehouse database as an asset Dagster observes but does not build."""
-    return AssetSpec(
-        key=WAREHOUSE_KEY,
-        group_name=WAREHOUSE_GROUP,
-        description=(
-            "The warehouse database (marts schema `value_view`). Not built by Dagster: it carries"
-            " instance-wide checks (buffer-cache hit ratio, index health) evaluated after the"
-            " marts refresh."
-        ),
-        kinds={"postgres"},
-        deps=sorted(mart_keys, key=lambda key: key.to_user_string()),
-    )
-
-
-def metadata_table(records: Sequence[Mapping[str, Any]], types: Mapping[str, str]) -> MetadataValue:
-    """A table for the UI: one record per row, ``types`` giving each column's name and type."""
-    return MetadataValue.table(
-        records=[TableRecord(dict(record)) for record in records],
-        schema=TableSchema(columns=[TableColumn(name, kind) for name, kind in types.items()]),
-    )
-
-
-INDEX_REPORT_COLUMNS = {
-    "relation": "string",
-    "index": "string",
-    "size_kb": "int",
-    "scans": "int",
-    "tuples_read": "int",
-    "tuples_fetched": "int",
-    "efficiency_pct": "float",
-    "status": "string",
-}
-CACHE_REPORT_COLUMNS = {
-    "relation": "string",
-    "hits": "int",
-    "reads": "int",
-    "hit_ratio_pct": "float",
-}
-
-
-def index_table(stats: Sequence[IndexStats]) -> MetadataValue:
-    return metadata_table(
-        [
-            {
-                "relation": item.table,
-                "index": item.index,
-                "size_kb": item.size_bytes // 1024,
-                "scans": item.scans,
-                "tuples_read": item.tuples_read,
-                "tuples_fetched": item.tuples_fetched,
-                "efficiency_pct": round(item.efficiency * 100, 2)
-                if item.efficiency is not None
-                else 0.0,
-                "status": item.status,
-            }
-            for item in stats
-        ],
-        INDEX_REPORT_COLUMNS,
-    )
-
-
-def build_warehouse_checks(mart_keys: Sequence[AssetKey]) -> list[AssetChecksDefinition]:
-    """Buffer-cache hit ratio of the warehouse database and index health of the marts schema."""
-    deps = list(mart_keys)
-
-    @asset_check(
-        asset=WAREHOUSE_KEY,
-        name=CACHE_HIT_CHECK,
-        additional_deps=deps,
-        description=(
-            f"Share of block requests served from shared buffers in the warehouse database"
-            f" (pg_stat_database) is at least {MIN_CACHE_HIT_RATIO:.0%}."
-        ),
-    )
-    def buffer_cache_hit_ratio(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> AssetCheckResult:
-        hits, reads, per_relation = health.cache_hits(warehouse.settings(), warehouse.marts_schema)
-        passed, ratio, verdict = health.cache_hit_verdict(
-            int(hits), int(reads), MIN_CACHE_HIT_RATIO
-        )
-        relations = [
-            {
-                "relation": name,
-                "hits": hit,
-                "reads": read,
-                "hit_ratio_pct": round(100.0 * hit / (hit + read), 2) if hit + read else 0.0,
-            }
-            for name, hit, read in per_relation
-        ]
-        metadata: dict[str, Any] = {
-            "blocks_hit": MetadataValue.int(hits),
-            "blocks_read": MetadataValue.int(reads),
-            "minimum_ratio": MetadataValue.float(MIN_CACHE_HIT_RATIO),
-            "marts_relations": metadata_table(relations, CACHE_REPORT_COLUMNS),
-        }
-        if ratio is not None:
-            metadata["hit_ratio"] = MetadataValue.float(round(ratio, 5))
-        return AssetCheckResult(
-            passed=passed,
-            severity=AssetCheckSeverity.ERROR,
-            description=verdict,
-            metadata=metadata,
-        )
-
-    @asset_check(
-        asset=WAREHOUSE_KEY,
-        name=INDEX_HEALTH_CHECK,
-        additional_deps=deps,
-        description=(
-            "Indexes of the marts schema never used although their table is read through its"
-            f" other indexes ({MIN_SCANS_FOR_UNUSED:,}+ index scans), or that fetch under"
-            f" {INEFFICIENT_RATIO:.0%} of the tuples they read (report in the metadata)."
-        ),
-    )
-    def index_health(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> AssetCheckResult:
-        stats = health.index_stats(warehouse.settings(), warehouse.marts_schema)
-        flagged = [item for item in stats if item.status != "ok"]
-        description = (
-            f"{len(stats)} indexes, none unused or inefficient"
-            if not flagged
-            else ", ".join(f"{item.index} ({item.status})" for item in flagged)
-        )
-        return AssetCheckResult(
-            passed=not flagged,
-            severity=AssetCheckSeverity.WARN,
-            description=description,
-            metadata={
-                "indexes": MetadataValue.int(len(stats)),
-                "unused": MetadataValue.int(sum(item.status == "unused" for item in stats)),
-                "inefficient": MetadataValue.int(
-                    sum(item.status == "inefficient" for item in stats)
-                ),
-                "report": index_table(stats),
-            },
-        )
-
-    return [buffer_cache_hit_ratio, index_health]

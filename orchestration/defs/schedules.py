@@ -25,8 +25,8 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 from dagster_dbt import build_dbt_asset_selection
 
-from orchestration.defs.checks import WAREHOUSE_KEY
 from orchestration.defs.translator import TIER_TAG, ValueViewTranslator
+from orchestration.defs.warehouse_checks import WAREHOUSE_KEY
 from orchestration.lib import manifest as manifests
 
 TIMEZONE = "UTC"

@@ -1,10 +1,12 @@
 """The warehouse's health, read from PostgreSQL's statistics: how fresh a relation is for its
-refresh tier, the buffer-cache hit ratio, and which indexes are unused or inefficient.
+refresh tier, the buffer-cache hit ratio, which indexes are unused or inefficient, and how far a
+read replica is behind its primary.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from psycopg import Connection
@@ -22,6 +24,10 @@ MIN_SCANS_FOR_UNUSED = 1_000
 # An index is judged inefficient after this many scans that fetched under 1% of what they read.
 MIN_SCANS_FOR_INEFFICIENT = 100
 INEFFICIENT_RATIO = 0.01
+# A replica this far behind is worth a warning; past the shortest freshness SLA it is an error.
+REPLICA_LAG_WARN_S = 60.0
+# How long the lag measurement waits for the replica to reach the primary's position.
+REPLICA_LAG_POLL_S = 2.0
 
 
 def max_age_for_cron(cron: str) -> dt.timedelta:
@@ -203,3 +209,67 @@ def index_stats(settings: ConnectionSettings, schema: str) -> list[IndexStats]:
             (schema,),
         ).fetchall()
     return [IndexStats(*row) for row in rows]
+
+
+# -- replica lag --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplicaLag:
+    seconds: float | None  # how stale the replica's reads are; None: not known
+    bytes_behind: int  # WAL the replica had not replayed when the primary was asked
+    receiver: str  # the replica's WAL receiver status ("streaming", "stopped", ...)
+
+
+def replica_lag(
+    replica: ConnectionSettings,
+    primary: ConnectionSettings,
+    poll_seconds: float = REPLICA_LAG_POLL_S,
+) -> ReplicaLag:
+    """How stale reads on ``replica`` are. The primary's WAL position is read first; when the
+    replica reaches it within ``poll_seconds`` the lag is the time that took, else it is the age
+    of the last transaction the replica replayed (an idle primary writes WAL without
+    transactions, so that age alone would overstate the lag of a replica that is up to date)."""
+    with connect(primary, autocommit=True, connect_timeout=10) as conn:
+        target = conn.execute("select pg_current_wal_flush_lsn()").fetchone()[0]
+    started = time.monotonic()
+    with connect(replica, autocommit=True, connect_timeout=10) as conn:
+        receiver, behind = conn.execute(
+            "select coalesce((select status from pg_catalog.pg_stat_wal_receiver), 'stopped'),"
+            " greatest(0, pg_wal_lsn_diff(%s::pg_lsn,"
+            " coalesce(pg_last_wal_replay_lsn(), %s::pg_lsn)))::bigint",
+            (target, target),
+        ).fetchone()
+        while True:
+            caught_up, age = conn.execute(
+                "select coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, false),"
+                " extract(epoch from now() - pg_last_xact_replay_timestamp())::float8",
+                (target,),
+            ).fetchone()
+            waited = time.monotonic() - started
+            if caught_up:
+                return ReplicaLag(round(waited, 3), int(behind), str(receiver))
+            if waited >= poll_seconds:
+                seconds = None if age is None else round(max(waited, age), 3)
+                return ReplicaLag(seconds, int(behind), str(receiver))
+            time.sleep(0.05)
+
+
+def replica_lag_verdict(
+    lag: ReplicaLag, warn_after_s: float, error_after_s: float
+) -> tuple[str, str]:
+    """("ok" | "warn" | "error", a sentence) for a measured lag."""
+    if lag.seconds is None:
+        return "error", (
+            f"the replica has not replayed {lag.bytes_behind:,} bytes of WAL and has replayed no"
+            f" transaction yet (receiver {lag.receiver})"
+        )
+    sentence = (
+        f"replica {lag.seconds:,.1f} s behind the primary"
+        f" ({lag.bytes_behind:,} bytes of WAL when asked; receiver {lag.receiver})"
+    )
+    if lag.seconds > error_after_s:
+        return "error", f"{sentence}: past the freshness SLA of {error_after_s:,.0f} s"
+    if lag.seconds > warn_after_s:
+        return "warn", f"{sentence}: over {warn_after_s:,.0f} s"
+    return "ok", sentence
