@@ -33,6 +33,8 @@ from orchestration.lib import pooler as poolers
 from orchestration.lib import replica as replicas
 from orchestration.lib.server import EmbeddedServer
 from orchestration.tools import cli, demo_data
+from orchestration.tools.bench.options import BenchOptions, Progress
+from orchestration.tools.bench.runner import run_users
 
 pytestmark = pytest.mark.slow
 
@@ -426,3 +428,53 @@ def test_a_thousand_clients_need_no_more_server_connections_than_the_pool(stack:
     assert result["answered"] == CLIENTS * QUERIES_PER_CLIENT
     assert 0 < peak["replica"] <= poolers.POOL_SIZE
     assert 0 < peak["pooler"] <= poolers.POOL_SIZE
+
+
+# -- value-view bench --users ------------------------------------------------------------------
+
+
+def test_bench_users_hold_the_pool_size_through_the_pooler_and_exhaust_the_primary(
+    stack: Stack, cli_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VALUE_VIEW_HOME", str(stack.primary.home))
+    users = 300  # more than the primary's max_connections (200)
+    options = BenchOptions(
+        users=users,
+        user_seconds=10,
+        clients=(2, 4),
+        throughput_seconds=2,
+        out=tmp_path / "out",
+        target_path=tmp_path / "target",
+        database_prefix="vv_test_users",
+    )
+    report = run_users(stack.primary.status(), options, log=Progress(enabled=False), command="test")
+    sides = {side["target"]: side for side in report["users"]["sides"]}
+    pooled, direct = sides["pooler"], sides["primary"]
+    assert pooled["errors"] == 0, pooled
+    assert pooled["queries"] > 0
+    assert 0 < pooled["server_connections"] <= poolers.POOL_SIZE
+    assert pooled["replica_lag_s"] is not None
+    assert direct["errors"] > 0, direct
+    assert "too many clients" in direct["error"] or "connection slots" in direct["error"], direct
+    per_query = report["users"]["per_query"]
+    assert per_query and all(row["pooler_p95_ms"] is not None for row in per_query)
+    assert [row["clients"] for row in report["throughput"]] == [2, 4]
+    assert all(row["point_reads_per_s"] > 0 for row in report["throughput"])
+    saved = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert saved["users"]["users"] == users
+    assert (tmp_path / "out" / "bench.png").read_bytes().startswith(b"\x89PNG")
+    assert "through the pooler" in (tmp_path / "out" / "bench.md").read_text()
+    with database.connect(stack.built.settings, autocommit=True) as conn:
+        left = conn.execute(
+            "select count(*) from pg_roles where rolname like 'value\\_view\\_bench\\_%'"
+        ).fetchone()[0]
+    assert left == 0, "the bench's temporary login was not dropped"
+
+
+def test_bench_users_without_a_pooler_is_a_one_line_error(
+    cli_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    monkeypatch.setenv("VALUE_VIEW_HOME", str(tmp_path / "empty-home"))
+    assert cli.main(["bench", "--users", "10", "--out", str(tmp_path / "out")]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "value-view pooler start" in lines[0], lines

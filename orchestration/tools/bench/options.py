@@ -38,13 +38,15 @@ class BenchOptions:
     readers: int = 16
     reader_seconds: int = 20
     refresh_relation: str | None = None
-    clients: tuple[int, ...] = (8, 32, 64)
+    clients: tuple[int, ...] = (8, 32, 64, 256)
     throughput_seconds: int = 10
     load_readers: int = 50
     load_seconds: int = 60
     load_tier: str | None = None
     reload: bool = False
     drop_databases: bool = False
+    users: int = 0
+    user_seconds: int = 60
 
     def all_scales(self) -> list[int]:
         return sorted({self.scale, *self.scales})
@@ -96,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="materialized view refreshed under the readers (default: the largest)",
     )
-    parser.add_argument("--clients", default="8,32,64", help="throughput client counts")
+    parser.add_argument("--clients", default="8,32,64,256", help="throughput client counts")
     parser.add_argument("--throughput-seconds", type=int, default=10, help="seconds per count")
     parser.add_argument("--load-readers", type=int, default=50, help="readers in the load phase")
     parser.add_argument("--load-seconds", type=int, default=60, help="seconds of the load phase")
@@ -109,6 +111,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-path", default=str(DEFAULT_TARGET_PATH), help="dbt target path")
     parser.add_argument("--reload", action="store_true", help="reload demo data even if present")
     parser.add_argument("--drop", action="store_true", help="drop the benchmark databases after")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=0,
+        help="instead of the phases above: N concurrent BI users with think time on the warehouse"
+        " the pooler serves, on the primary and through the pooler, beside closed-loop throughput",
+    )
+    parser.add_argument(
+        "--user-seconds", type=int, default=60, help="seconds of the --users run per side (60)"
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
@@ -120,10 +132,15 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         ("--refresh-runs", args.refresh_runs),
         ("--reader-seconds", args.reader_seconds),
         ("--throughput-seconds", args.throughput_seconds),
+        ("--user-seconds", args.user_seconds),
     ):
         if value < 1:
             raise UsageError(f"{option} must be at least 1, got {value}")
-    for option, value in (("--readers", args.readers), ("--load-readers", args.load_readers)):
+    for option, value in (
+        ("--readers", args.readers),
+        ("--load-readers", args.load_readers),
+        ("--users", args.users),
+    ):
         if value < 0:
             raise UsageError(f"{option} must not be negative, got {value}")
     if args.query_seconds <= 0:
@@ -154,4 +171,6 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         load_tier=args.load_tier,
         reload=args.reload,
         drop_databases=args.drop,
+        users=args.users,
+        user_seconds=args.user_seconds,
     )

@@ -120,6 +120,7 @@ class PgbenchProcess:
         seconds: int,
         workdir: Path,
         tag: str,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.clients = clients
         self.seconds = max(1, math.ceil(seconds))
@@ -137,6 +138,7 @@ class PgbenchProcess:
             "--log",
             f"--log-prefix={self.prefix}",
         ]
+        command += list(extra_args)
         for script in scripts:
             command += ["--file", str(script)]
         env = dict(os.environ)

@@ -177,7 +177,7 @@ def _readers_table(reads: Mapping[str, Any]) -> str:
     )
 
 
-def _throughput_table(report: Mapping[str, Any]) -> str:
+def throughput_table(report: Mapping[str, Any]) -> str:
     rows = [
         [
             str(row["clients"]),
@@ -186,14 +186,26 @@ def _throughput_table(report: Mapping[str, Any]) -> str:
             fmt.ms(row["latency"].get("p95_ms")),
             fmt.ms(row["latency"].get("p99_ms")),
             str(row["errors"]),
+            f"{row['point_reads_per_s']:,.0f}" if row.get("point_reads_per_s") else "-",
+            fmt.pct(row.get("mix_over_point_reads")),
         ]
         for row in report["throughput"]
     ]
     return format_table(
-        ["clients", "queries/s", "p50", "p95", "p99", "errors"],
+        [
+            "clients",
+            "queries/s",
+            "p50",
+            "p95",
+            "p99",
+            "errors",
+            "pgbench -S reads/s",
+            "mix / point reads",
+        ],
         rows,
-        title=f"4. Throughput: the dashboard mix through pgbench,"
-        f" {report['parameters']['throughput_seconds']} s per client count",
+        title=f"4. Throughput: the dashboard mix through pgbench (closed loop),"
+        f" {report['parameters']['throughput_seconds']} s per client count, beside pgbench's"
+        " own primary-key point read at the same count (the ceiling of any read here)",
     )
 
 
@@ -301,7 +313,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if report.get("reads_under_refresh"):
         parts.append(_readers_table(report["reads_under_refresh"]))
     if report.get("throughput"):
-        parts.append(_throughput_table(report))
+        parts.append(throughput_table(report))
     if report.get("load"):
         parts.append(_load_table(report["load"]))
     parts.append(_scaling_table(report))

@@ -16,9 +16,10 @@ from typing import Any
 from orchestration.lib import database
 from orchestration.lib import settings as project_settings
 from orchestration.lib.database import ConnectionSettings
+from orchestration.tools.bench import dbt as bench_dbt
 from orchestration.tools.bench.ambitions import ambitions
 from orchestration.tools.bench.answers import AnswerMismatch, check_all_answers
-from orchestration.tools.bench.catalog import MaterializedView
+from orchestration.tools.bench.catalog import MaterializedView, collect_benchmarks
 from orchestration.tools.bench.chart import write_chart
 from orchestration.tools.bench.incremental import measure_incremental
 from orchestration.tools.bench.machine import load_average, machine_info, software_versions
@@ -27,9 +28,11 @@ from orchestration.tools.bench.pgbench import write_scripts
 from orchestration.tools.bench.queries import measure_queries
 from orchestration.tools.bench.readers import reads_under_refresh
 from orchestration.tools.bench.refresh import measure_refreshes
-from orchestration.tools.bench.report import render_markdown
+from orchestration.tools.bench.report import render_markdown, throughput_table
 from orchestration.tools.bench.scaling import scale_figures, scaling_ratios
 from orchestration.tools.bench.throughput import load_phase, measure_throughput
+from orchestration.tools.bench.users import measure_users, running_pooler, users_failures
+from orchestration.tools.bench.users_report import render_users_markdown, write_users_chart
 from orchestration.tools.bench.warehouse import Warehouse, prepare_warehouse
 
 
@@ -98,7 +101,7 @@ def _pgbench_phases(
                     failures.append(f"refresh {mode} of {view.name} failed: {error}")
         else:
             report["reads_under_refresh"] = None
-        report["throughput"] = measure_throughput(primary, scripts, options, workdir, log)
+        report["throughput"] = measure_throughput(primary.settings, scripts, options, workdir, log)
         if options.load_readers > 0 and options.load_seconds > 0:
             load = load_phase(primary, scripts, report["refresh"], options, workdir, log)
             report["load"] = load
@@ -206,10 +209,68 @@ def run(
     return BenchRun(report=report, warehouses=warehouses, paths=paths)
 
 
+def run_users(
+    server: ConnectionSettings,
+    options: BenchOptions,
+    log: Progress | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """``--users``: the users on the warehouse the running pooler serves (primary and pooler),
+    and closed-loop throughput beside ``pgbench -S``; writes bench.json, bench.md, bench.png."""
+    log = log or Progress()
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pooler = running_pooler()
+    primary = server.with_database(pooler.endpoint.dbname)
+    report: dict[str, Any] = {
+        "format": 1,
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command or f"value-view bench --users {options.users}",
+        "database": primary.dbname,
+        "parameters": {
+            "users": options.users,
+            "user_seconds": options.user_seconds,
+            "clients": list(options.clients),
+            "throughput_seconds": options.throughput_seconds,
+        },
+        "machine": machine_info(),
+        "failures": [],
+    }
+    log("setup", f"users on {primary.dbname} through the pooler at {pooler.address}")
+    manifest = bench_dbt.parse(primary, options)
+    benchmarks = collect_benchmarks(manifest, primary, options)
+    if not benchmarks:
+        raise BenchError("the manifest declares no benchmark analyses (analyses/benchmarks/)")
+    with tempfile.TemporaryDirectory(prefix="vv-bench-") as scratch:
+        workdir = Path(scratch)
+        scripts = write_scripts(benchmarks, workdir / "scripts")
+        report["users"] = measure_users(primary, benchmarks, scripts, options, workdir, log)
+        report["throughput"] = measure_throughput(primary, scripts, options, workdir, log)
+    report["failures"] = users_failures(report["users"])
+    markdown = render_users_markdown(report, throughput_table(report))
+    paths = {"json": out / "bench.json", "markdown": out / "bench.md", "chart": out / "bench.png"}
+    report["outputs"] = {name: str(path) for name, path in paths.items()}
+    paths["json"].write_text(json.dumps(report, indent=2, default=str) + "\n")
+    paths["markdown"].write_text(markdown)
+    write_users_chart(report, paths["chart"])
+    print(markdown, flush=True)
+    log("done", f"wrote {paths['json']}, {paths['markdown']}, {paths['chart']}")
+    return report
+
+
 def run_command(args: argparse.Namespace) -> int:
     """`value-view bench`: 0 when every gate holds, 1 when answers differ or readers failed."""
     options = options_from_args(args)
     command = "value-view " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    if options.users:
+        try:
+            users_report = run_users(project_settings.resolve(), options, command=command)
+        except BenchError as error:
+            print(f"value-view bench: {error}", file=sys.stderr)
+            return 1
+        for failure in users_report["failures"]:
+            print(f"value-view bench: FAIL: {failure}", file=sys.stderr)
+        return 1 if users_report["failures"] else 0
     try:
         result = run(project_settings.resolve(), options, command=command)
     except AnswerMismatch as error:

@@ -1,24 +1,53 @@
-"""Phases 4 and 5: throughput of the dashboard mix at several client counts, and load: many
-readers while dbt refreshes a whole refresh tier (reader errors must be 0)."""
+"""Phases 4 and 5: throughput of the dashboard mix at several client counts, each beside
+``pgbench -S`` (a primary-key point read, the ceiling of any read on this server) at the same
+count, and load: many readers while dbt refreshes a whole refresh tier (reader errors must be 0)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestration.lib import database
 from orchestration.lib import manifest as project
+from orchestration.lib.database import ConnectionSettings
 from orchestration.tools.bench import fmt
 from orchestration.tools.bench.dbt import run_dbt
-from orchestration.tools.bench.figures import latency_summary
+from orchestration.tools.bench.figures import latency_summary, ratio
 from orchestration.tools.bench.options import BenchError, BenchOptions, Progress
-from orchestration.tools.bench.pgbench import PgbenchProcess
+from orchestration.tools.bench.pgbench import PgbenchProcess, pgbench_path
 from orchestration.tools.bench.warehouse import Warehouse
+
+# pgbench's own tables for the point-read ceiling: scale 1 is 100,000 accounts (about 15 MB,
+# always in cache: the ceiling measures the server and the client, not the disk).
+POINT_READ_SCALE = 1
+
+
+def point_read_database(settings: ConnectionSettings, options: BenchOptions) -> ConnectionSettings:
+    """A database of pgbench's own tables (``pgbench -i``), made once and then reused."""
+    target = settings.with_database(f"{options.database_prefix}_pgbench")
+    database.ensure_database(target)
+    with database.connect(target, autocommit=True) as conn:
+        ready = conn.execute("select to_regclass('public.pgbench_accounts') is not null").fetchone()
+    if not ready[0]:
+        env = {**target.env()}
+        result = subprocess.run(
+            [pgbench_path(), "-i", "-q", "-s", str(POINT_READ_SCALE)],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BenchError(f"pgbench -i failed: {result.stderr.strip()[-500:]}")
+    return target
 
 
 def measure_throughput(
-    warehouse: Warehouse,
+    settings: ConnectionSettings,
     scripts: Sequence[Path],
     options: BenchOptions,
     workdir: Path,
@@ -26,9 +55,22 @@ def measure_throughput(
 ) -> list[dict[str, Any]]:
     names = [path.stem for path in scripts]
     results = []
+    point_reads = point_read_database(settings, options)
     for clients in options.clients:
+        ceiling = PgbenchProcess(
+            point_reads,
+            [],
+            clients,
+            options.throughput_seconds,
+            workdir,
+            f"select_only_{clients}",
+            extra_args=["--select-only"],
+        ).finish()
+        ceiling_per_s = (
+            ceiling.tps if ceiling.tps is not None else len(ceiling.latencies()) / ceiling.elapsed
+        )
         run = PgbenchProcess(
-            warehouse.settings,
+            settings,
             scripts,
             clients,
             options.throughput_seconds,
@@ -45,12 +87,16 @@ def measure_throughput(
             "latency": latency_summary(latencies),
             "errors": run.errors,
             "per_query_p95_ms": run.per_script(names, "p95_ms"),
+            "point_reads_per_s": round(ceiling_per_s, 2),
+            "point_read_p95_ms": latency_summary(ceiling.latencies()).get("p95_ms"),
+            "mix_over_point_reads": ratio(queries_per_s, ceiling_per_s),
         }
         results.append(result)
         log(
             "throughput",
             f"{clients} clients: {result['queries_per_s']:,.1f} queries/s,"
-            f" p95 {fmt.ms(result['latency'].get('p95_ms'))}, errors {run.errors}",
+            f" p95 {fmt.ms(result['latency'].get('p95_ms'))}, errors {run.errors};"
+            f" pgbench -S {result['point_reads_per_s']:,.0f}/s",
         )
     return results
 
