@@ -46,6 +46,7 @@ def _connect(env: dict[str, str], dbname: str) -> psycopg.Connection:
         port=env["PGPORT"],
         user=env["PGUSER"],
         password=env.get("PGPASSWORD") or None,
+        passfile=env.get("PGPASSFILE") or None,
         dbname=dbname,
         autocommit=True,
     )

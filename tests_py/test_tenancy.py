@@ -3,8 +3,8 @@
 The slow tests build the project into a throwaway database (demo data at scale 1, `dbt seed`,
 `dbt run` of the marts, the quarantine and their parents, with the security hooks), then
 connect over TCP as per-tenant logins, a value_view_reader member and a login without a mapping.
-The embedded server trusts 127.0.0.1, so passwords are set (as SCRAM verifiers) but not checked
-here; production servers use scram-sha-256 in pg_hba.conf.
+The embedded server asks every connection for its password (scram-sha-256), as production
+servers do.
 """
 
 from __future__ import annotations
@@ -195,8 +195,8 @@ def built(
                 (unmapped, tenancy.TENANT_READER_ROLE),
             ):
                 conn.execute(
-                    sql.SQL("create role {} login in role {}").format(
-                        sql.Identifier(login), sql.Identifier(group)
+                    sql.SQL("create role {} login password {} in role {}").format(
+                        sql.Identifier(login), sql.Literal(PASSWORD), sql.Identifier(group)
                     )
                 )
                 created.append(login)

@@ -31,6 +31,9 @@ class ConnectionSettings:
     password: str
     dbname: str
     source: str  # "url", "pg-env" or "embedded"
+    # A libpq password file (``PGPASSFILE``): where the password comes from when ``password`` is
+    # empty (the embedded server keeps its superuser's password in one, mode 0600).
+    passfile: str = ""
 
     def with_database(self, dbname: str) -> ConnectionSettings:
         return replace(self, dbname=dbname)
@@ -43,7 +46,10 @@ class ConnectionSettings:
         auth = quote(self.user, safe="")
         if self.password:
             auth += ":" + quote(self.password, safe="")
-        return f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+        url = f"postgresql://{auth}@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+        if self.passfile and not self.password:
+            url += "?passfile=" + quote(self.passfile, safe="/")
+        return url
 
     @property
     def conninfo(self) -> str:
@@ -55,6 +61,8 @@ class ConnectionSettings:
         }
         if self.password:
             parts["password"] = self.password
+        elif self.passfile:
+            parts["passfile"] = self.passfile
         return " ".join(f"{key}='{_escape(value)}'" for key, value in parts.items())
 
     def env(self) -> dict[str, str]:
@@ -67,6 +75,8 @@ class ConnectionSettings:
         }
         if self.password:
             values["PGPASSWORD"] = self.password
+        elif self.passfile:
+            values["PGPASSFILE"] = self.passfile
         return values
 
 

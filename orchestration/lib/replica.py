@@ -29,13 +29,16 @@ from orchestration.lib.database import (
     connect,
     port_in_use,
 )
+from orchestration.lib.passwords import hba_is_strict, write_private
 from orchestration.lib.server import EmbeddedServer
 
 REPLICA_FOLDER = "replica"
 SLOT_PREFIX = "value_view_"
 REPLICA_CONF = "replica.conf"
 INCLUDE_LINE = f"include_if_exists = '{REPLICA_CONF}'"
-REPLICATION_HBA_LINE = "host    replication     all             127.0.0.1/32            trust"
+REPLICATION_HBA_LINE = (
+    "host    replication     all             127.0.0.1/32            scram-sha-256"
+)
 # Two senders for pg_basebackup (the copy and its WAL stream) and one for the running replica.
 MIN_WAL_SENDERS = 3
 # What the primary keeps for a slot whose replica is stopped; past it the slot is lost and the
@@ -281,6 +284,8 @@ class ReplicaServer(EmbeddedServer):
         settings: dict[str, str] | None = None,
     ) -> None:
         super().__init__(primary.home / name)
+        # The copy holds the primary's roles and pg_hba.conf, so the primary's password.
+        self.passfile = primary.passfile
         self.primary = primary
         self.slot = SLOT_PREFIX + name
         self.replica_settings = dict(REPLICA_SETTINGS if settings is None else settings)
@@ -310,6 +315,7 @@ class ReplicaServer(EmbeddedServer):
                 "--no-password",
             ],
             timeout=600,
+            env={"PGPASSWORD": self.primary.password()},
         )
         if result.returncode != 0:
             raise ReplicaError(
@@ -326,7 +332,8 @@ class ReplicaServer(EmbeddedServer):
         copy) and the replica's settings, in ``replica.conf``, rewritten at every start."""
         owner = self.pgdata.stat()
         primary_conninfo = (
-            f"host={source.host} port={source.port} user={source.user} application_name={self.slot}"
+            f"host={source.host} port={source.port} user={source.user}"
+            f" password={self.primary.password()} application_name={self.slot}"
         )
         lines = [
             "# value-view replica: written at every `value-view db replica start`",
@@ -339,12 +346,21 @@ class ReplicaServer(EmbeddedServer):
             self.pgdata / "standby.signal": "",
         }
         for path, text in files.items():
-            path.write_text(text)
+            write_private(path, text)
             os.chown(path, owner.st_uid, owner.st_gid)
         conf = self.pgdata / "postgresql.conf"
         if INCLUDE_LINE not in conf.read_text().splitlines():
             with conf.open("a") as handle:
                 handle.write(f"\n{INCLUDE_LINE}\n")
+
+    def _require_password(self, settings: ConnectionSettings) -> None:
+        """A copy made when the primary trusted local connections gets the primary's strict
+        pg_hba.conf (the password itself comes from the primary by replication)."""
+        if hba_is_strict((self.pgdata / "pg_hba.conf").read_text()):
+            return
+        self._write_hba()
+        with connect(settings.with_database("postgres"), autocommit=True) as conn:
+            conn.execute("select pg_reload_conf()")
 
     def _primary_settings(self) -> ConnectionSettings:
         if self._source is None:

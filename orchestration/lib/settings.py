@@ -102,6 +102,7 @@ def settings_from_url(url: str) -> ConnectionSettings:
         password=unquote(parsed.password or ""),
         dbname=dbname,
         source="url",
+        passfile=(query.get("passfile") or [""])[0],
     )
 
 
@@ -116,6 +117,7 @@ def settings_from_pg_env(env: Mapping[str, str]) -> ConnectionSettings:
         password=env.get("PGPASSWORD", ""),
         dbname=env.get("PGDATABASE") or DEFAULT_DATABASE,
         source="pg-env",
+        passfile=env.get("PGPASSFILE", ""),
     )
 
 
@@ -156,6 +158,7 @@ def external_replica(env: Mapping[str, str] | None = None) -> ConnectionSettings
         dbname=env.get(f"{REPLICA_ENV_PREFIX}DATABASE")
         or (primary.dbname if primary else DEFAULT_DATABASE),
         source="replica-env",
+        passfile=primary.passfile if primary else "",
     )
 
 

@@ -21,7 +21,6 @@ from orchestration.lib.database import (
     ConnectionSettings,
     SettingsError,
     client_path,
-    wait_until_ready,
 )
 from orchestration.lib.dbt_runner import dbt_env, dbt_executable
 from orchestration.lib.report import print_table
@@ -35,123 +34,9 @@ from orchestration.tools.options import (
     parse_scale,
     parse_seed,
 )
+from orchestration.tools.serving import cmd_db, cmd_pooler
 
 # -- commands ----------------------------------------------------------------------------
-
-
-def cmd_db(args: argparse.Namespace) -> int:
-    if args.action == "replica":
-        return cmd_replica(args)
-    if args.replica_action is not None or args.port is not None or args.drop:
-        raise UsageError("start|stop|status, --port and --drop go with `db replica`")
-    external = project_settings.external_settings()
-    if external is not None:
-        if args.action in ("start", "stop", "restart"):
-            print(
-                f"using the external server at {external.host}:{external.port}"
-                f" ({external.source}); `db {args.action}` manages only the embedded one"
-            )
-        if args.action == "url":
-            print(external.url)
-        if args.action in ("status", "start"):
-            wait_until_ready(external)
-            print(f"external server reachable at {external.host}:{external.port}/{external.dbname}")
-        return 0
-    server = project_settings.embedded_server()
-    if args.action == "start":
-        settings = server.start()
-        print(
-            f"embedded server running at {settings.host}:{settings.port}, data in {server.pgdata}"
-        )
-    elif args.action == "stop":
-        print("embedded server stopped" if server.stop() else "embedded server was not running")
-    elif args.action == "restart":
-        settings = server.restart(args.mode)
-        print(f"embedded server restarted ({args.mode}) at {settings.host}:{settings.port}")
-    elif args.action == "status":
-        settings = server.status()
-        if settings is None:
-            print("embedded server not running")
-            return 3
-        print(
-            f"embedded server running at {settings.host}:{settings.port}, data in {server.pgdata}"
-        )
-    elif args.action == "url":
-        print(server.start().url)
-    return 0
-
-
-def cmd_replica(args: argparse.Namespace) -> int:
-    if args.replica_action is None:
-        raise UsageError("`db replica` takes start, stop or status")
-    primary = project_settings.external_settings()
-    if primary is not None or project_settings.external_replica() is not None:
-        replica = project_settings.external_replica()
-        if replica is None:
-            raise SettingsError(
-                "with an external server, name your replica with VALUE_VIEW_REPLICA_HOST (and "
-                "_PORT, _USER, _PASSWORD, _DATABASE, as the dbt replica target reads them)"
-            )
-        if args.replica_action != "status":
-            print(
-                f"the replica at {replica.host}:{replica.port} is yours (VALUE_VIEW_REPLICA_*);"
-                f" `db replica {args.replica_action}` manages only the embedded one"
-            )
-            return 0
-        state = bi_replica.replication(replica, primary)
-        print(f"replica at {replica.host}:{replica.port}/{replica.dbname}: {state.summary()}")
-        return 0
-    server = project_settings.embedded_replica()
-    if args.replica_action == "start":
-        settings = server.start(port=args.port)
-        print(
-            f"replica streaming at {settings.host}:{settings.port} (slot {server.slot}),"
-            f" data in {server.pgdata}"
-        )
-    elif args.replica_action == "stop" and args.drop:
-        server.destroy()
-        print(f"replica stopped; its data and the slot {server.slot} removed")
-    elif args.replica_action == "stop":
-        stopped = server.stop()
-        print(
-            f"replica stopped (the slot {server.slot} keeps its WAL on the primary until the next"
-            " start; --drop removes both)"
-            if stopped
-            else "replica was not running"
-        )
-    else:
-        settings = server.status()
-        state = server.replication()
-        if settings is None or state is None:
-            print("replica not running")
-            return 3
-        print(f"replica at {settings.host}:{settings.port}: {state.summary()}")
-    return 0
-
-
-def cmd_pooler(args: argparse.Namespace) -> int:
-    pooler = bi_pooler.Pooler(project_settings.home())
-    if args.action == "start":
-        primary = project_settings.resolve()
-        status = pooler.start(primary, project_settings.replica_settings(), port=args.port)
-        print(
-            f"pooler (PgBouncer, transaction pooling) at {status.address} in front of"
-            f" {status.backend}; `value-view env --bi` for BI tools"
-        )
-    elif args.action == "stop":
-        print("pooler stopped" if pooler.stop() else "pooler was not running")
-    else:
-        status = pooler.status()
-        if status is None:
-            print("pooler not running")
-            return 3
-        counts = pooler.connections()
-        print(
-            f"pooler running at {status.address} in front of"
-            f" {status.backend} (pid {status.pid}): {counts['clients']} clients,"
-            f" {counts['servers']} server connections"
-        )
-    return 0
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -186,8 +71,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     seed = parse_seed(args.seed)
     as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
     schema = args.schema or project_settings.source_schema()
+    reset = args.reset or args.rebuild
     settings = project_settings.resolve()
-    counts = existing_counts(settings, schema) if args.if_empty and not args.reset else {}
+    counts = existing_counts(settings, schema) if args.if_empty and not reset else {}
     loaded = not any(counts.values())
     if loaded:
         counts = demo_data.load_demo_data(
@@ -195,10 +81,25 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
             scale=scale,
             seed=seed,
             schema=schema,
-            reset=args.reset,
+            reset=reset,
+            rebuild=args.rebuild,
             as_of=as_of,
             progress=not (args.quiet or args.json),
         )
+    if loaded and args.rebuild:
+        env = dbt_env(settings, source_schema=schema)
+        check_dbt_folders(env)
+        code = subprocess.call(
+            [dbt_executable(), "run", *(["--quiet"] if args.quiet or args.json else [])],
+            env=env,
+            cwd=project_settings.PROJECT_ROOT,
+            stdout=sys.stderr if args.json else None,
+        )
+        if code != 0:
+            raise DemoDataError(
+                f"the demo data is loaded but `dbt run` failed (exit {code}): the marts still "
+                "show the previous data; run `value-view dbt run` after fixing it"
+            )
     if args.json:
         print(json.dumps({"schema": schema, "loaded": loaded, "counts": dict(counts)}))
     elif not args.quiet:
@@ -210,8 +111,19 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_dbt_folders(env: dict[str, str]) -> None:
+    """dbt writes its logs and artifacts into folders of the project; a plain file in the way
+    makes it exit silently, so name it first."""
+    root = project_settings.PROJECT_ROOT
+    for variable, default in (("DBT_LOG_PATH", "logs"), ("DBT_TARGET_PATH", "target")):
+        path = root / env.get(variable, default)
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{path} is a file; dbt needs a folder there ({variable})")
+
+
 def cmd_dbt(args: argparse.Namespace) -> int:
     settings = project_settings.resolve()
+    check_dbt_folders(dict(os.environ))
     return subprocess.call(
         [dbt_executable(), *args.dbt_args],
         env=dbt_env(settings),
@@ -335,7 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", default=str(DEFAULT_SEED), help="random seed (default 42)")
     demo.add_argument("--as-of", default=None, help="anchor date YYYY-MM-DD (default: today, UTC)")
     demo.add_argument("--schema", default=None, help="source schema (default vital)")
-    demo.add_argument("--reset", action="store_true", help="replace data already in the schema")
+    demo.add_argument(
+        "--reset",
+        action="store_true",
+        help="replace data already in the schema (refused while marts are built on it)",
+    )
+    demo.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="reset: reload the tables in place, then rebuild every model on them (`dbt run`)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress or summary")
     demo.add_argument(
         "--if-empty",
@@ -406,21 +327,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors a command reports in one line (exit 2) instead of a traceback.
+ONE_LINE_ERRORS = (
+    UsageError,
+    SettingsError,
+    DemoDataError,
+    describe.UnknownMart,
+    bi_replica.ReplicaError,
+    bi_pooler.PoolerError,
+)
+
+
+def one_line(error: BaseException) -> str:
+    """What went wrong, in one line: the first FATAL/ERROR line of a server's message, else the
+    first line, named by the error's kind when the message alone would not say it."""
+    text = bi_replica.first_line(str(error))
+    if isinstance(error, psycopg.OperationalError):
+        return f"cannot use PostgreSQL: {text}"
+    if isinstance(error, psycopg.Error):
+        return f"PostgreSQL: {text}"
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.strerror}: {error.filename}"
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (
-        UsageError,
-        SettingsError,
-        DemoDataError,
-        describe.UnknownMart,
-        bi_replica.ReplicaError,
-        bi_pooler.PoolerError,
-    ) as error:
-        print(f"value-view: {error}", file=sys.stderr)
+    except ONE_LINE_ERRORS as error:
+        print(f"value-view: {one_line(error)}", file=sys.stderr)
         return 2
+    except (psycopg.Error, OSError, subprocess.SubprocessError) as error:
+        print(f"value-view: {one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("value-view: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

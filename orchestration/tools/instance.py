@@ -56,6 +56,9 @@ def instance_config(storage: ConnectionSettings) -> dict[str, Any]:
     }
     if storage.password:
         postgres_db["password"] = {"env": PASSWORD_ENV}
+    elif storage.passfile:
+        # The embedded server's password file (libpq's passfile parameter).
+        postgres_db["params"] = {"passfile": storage.passfile}
     storages = {
         key: {
             "module": dagster_storage.MODULE,

@@ -7,6 +7,9 @@ import datetime as dt
 
 DEFAULT_SEED = 42
 MAX_SCALE = 1000
+# Anchor dates the demo data can be generated around (it reaches years back and months ahead).
+MIN_AS_OF = dt.date(1970, 1, 1)
+MAX_AS_OF = dt.date(9000, 12, 31)
 
 
 class UsageError(ValueError):
@@ -35,6 +38,9 @@ def parse_seed(raw: str) -> int:
 
 def parse_date(raw: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(raw)
+        date = dt.date.fromisoformat(raw)
     except ValueError:
         raise UsageError(f"--as-of must be a date as YYYY-MM-DD, got {raw!r}") from None
+    if not MIN_AS_OF <= date <= MAX_AS_OF:
+        raise UsageError(f"--as-of must be from {MIN_AS_OF} to {MAX_AS_OF}, got {raw}")
+    return date

@@ -31,8 +31,61 @@ where personas.validation_status = 'published' and jobs.deleted_at is null
 """
 
 
+# Relations in other schemas (staging views, and through them every mart) built on the tables of
+# a schema: the rules of views and materialized views that read them.
+DEPENDANTS_SQL = """
+select distinct dependent_schemas.nspname || '.' || dependents.relname
+from pg_catalog.pg_depend as depends
+inner join pg_catalog.pg_rewrite as rules on rules.oid = depends.objid
+inner join pg_catalog.pg_class as dependents on dependents.oid = rules.ev_class
+inner join pg_catalog.pg_namespace as dependent_schemas
+    on dependent_schemas.oid = dependents.relnamespace
+inner join pg_catalog.pg_class as used on used.oid = depends.refobjid
+inner join pg_catalog.pg_namespace as used_schemas on used_schemas.oid = used.relnamespace
+where depends.classid = 'pg_catalog.pg_rewrite'::regclass
+    and depends.refclassid = 'pg_catalog.pg_class'::regclass
+    and used_schemas.nspname = %(schema)s
+    and dependent_schemas.nspname <> %(schema)s
+order by 1
+"""
+
+
 class DemoDataError(RuntimeError):
     """The demo data cannot be loaded as asked; the message is one line."""
+
+
+def dependants(conn: psycopg.Connection, schema: str) -> list[str]:
+    """Relations outside ``schema`` (``schema.relation``) that read its tables."""
+    return [row[0] for row in conn.execute(DEPENDANTS_SQL, {"schema": schema})]
+
+
+def _reset(conn: psycopg.Connection, schema: str, tables: set[str], rebuild: bool) -> bool:
+    """Empty ``schema`` for a new load; True when its tables were kept (emptied in place).
+
+    With relations built on it the tables are emptied in place (no relation is dropped), and
+    only when ``rebuild`` says they will be rebuilt; without any, the schema is recreated."""
+    name = sql.Identifier(schema)
+    built_on = dependants(conn, schema)
+    if not built_on:
+        conn.execute(sql.SQL("drop schema {} cascade").format(name))
+        return False
+    if not rebuild:
+        raise DemoDataError(
+            f"{len(built_on)} relations are built on schema '{schema}' (such as {built_on[0]}); "
+            "pass --rebuild to reload the data in place and rebuild them"
+        )
+    missing = sorted(set(TABLE_NAMES) - tables)
+    if missing:
+        raise DemoDataError(
+            f"schema '{schema}' lacks {', '.join(missing)} and {len(built_on)} relations are "
+            "built on it: it cannot be reloaded in place"
+        )
+    conn.execute(
+        sql.SQL("truncate table {}").format(
+            sql.SQL(", ").join(sql.Identifier(schema, table) for table in TABLE_NAMES)
+        )
+    )
+    return True
 
 
 def check_schema_name(schema: str) -> str:
@@ -45,7 +98,9 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
-def _prepare_schema(conn: psycopg.Connection, schema: str, reset: bool) -> tuple[str, ...] | None:
+def _prepare_schema(
+    conn: psycopg.Connection, schema: str, reset: bool, rebuild: bool = False
+) -> tuple[str, ...] | None:
     """Make ``schema`` ready for loading.
 
     Returns the index statements still to run when the tables were created here (they are built
@@ -68,7 +123,8 @@ def _prepare_schema(conn: psycopg.Connection, schema: str, reset: bool) -> tuple
                     "pass --reset to replace it"
                 )
         if reset:
-            conn.execute(sql.SQL("drop schema {} cascade").format(name))
+            if _reset(conn, schema, tables, rebuild):
+                return None
             exists = None
         elif tables:
             missing = sorted(set(TABLE_NAMES) - tables)
@@ -112,13 +168,16 @@ def load_demo_data(
     seed: int,
     schema: str = "vital",
     reset: bool = False,
+    rebuild: bool = False,
     as_of: dt.date,
     progress: bool = True,
 ) -> dict[str, int]:
     """Load deterministic demo data into ``schema`` in one transaction; rows loaded per table.
 
     Creates the schema and its tables when missing. A schema that already holds tenants is left
-    alone unless ``reset`` is set, which drops and recreates it.
+    alone unless ``reset`` is set, which recreates it; when relations (the marts) are built on
+    it, ``reset`` is refused unless ``rebuild`` says the caller rebuilds them, and the tables
+    are emptied and refilled in place, so no relation built on them is ever dropped.
     """
     check_schema_name(schema)
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
@@ -134,7 +193,7 @@ def load_demo_data(
     counts: dict[str, int] = {}
     started = time.perf_counter()
     with database.connect(settings) as conn, conn.transaction():
-        deferred_indexes = _prepare_schema(conn, schema, reset)
+        deferred_indexes = _prepare_schema(conn, schema, reset, rebuild)
         created = deferred_indexes is not None
         say(f"loading scale {scale}, seed {seed}, as of {as_of} into schema {schema}")
         with conn.cursor() as cursor:
