@@ -176,12 +176,18 @@ def _tenant_name(conn: Any, tenant_id: uuid.UUID, source_schema: str) -> tuple[b
     return True, (row[0] if row else None)
 
 
-def privileges(conn: Any, login: str) -> list[tuple[str, str]]:
+def privileges(conn: Any, login: str, *, required: bool = False) -> list[tuple[str, str]]:
     """(kind, what) for everything ``login`` holds, reads or may write beyond its tenant views,
-    from the setup's ``login_privileges`` function; [] when the function does not exist yet."""
+    from the setup's ``login_privileges`` function; [] when the function does not exist yet,
+    unless ``required``."""
     if not conn.execute(
         "select to_regproc(%s) is not null", (f'"{SECURITY_SCHEMA}"."{PRIVILEGES_FUNCTION}"',)
     ).fetchone()[0]:
+        if required:
+            raise TenancyError(
+                f"{SECURITY_SCHEMA}.{PRIVILEGES_FUNCTION} is missing: the dbt setup "
+                f"({SETUP_MACRO}) did not create it"
+            )
         return []
     return conn.execute(
         compose(
@@ -207,7 +213,7 @@ def _refuse_unclean(conn: Any, login: str, role: Mapping[str, Any]) -> None:
     """An existing role becomes a tenant login only when it holds nothing beyond the tenant
     group: no attribute, other membership, owned object, grant (but CONNECT) or readable
     relation."""
-    held = _beyond(privileges(conn, login), (*HELD, READS))
+    held = _beyond(privileges(conn, login, required=True), (*HELD, READS))
     if not role["rolcanlogin"]:
         held = "it cannot log in" + (f"; {held}" if held else "")
     elif role["is_privileged"] and not held:
@@ -285,7 +291,7 @@ def add_login(
             ),
             (login, tenant),
         ).fetchone()[0]
-        found = privileges(conn, login)
+        found = privileges(conn, login, required=True)
         reads = _beyond(found, (READS,))
         if reads:
             raise TenancyError(f"login {login} would read beyond its tenant: {reads}")
