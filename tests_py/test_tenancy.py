@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from orchestration.lib import database, tenancy
+from orchestration.lib import database, tenancy, tenant_removal
 from orchestration.lib import dbt_runner as project
 from orchestration.tools import cli, demo_data
 
@@ -214,7 +214,6 @@ def built(
         yield found
     finally:
         for tenant_login in created:
-            tenancy.remove_login(settings, tenant_login)
             _drop_role(settings, tenant_login)
         database.drop_database(settings)
 
@@ -355,11 +354,15 @@ def test_a_removed_login_loses_access_at_once(built: Warehouse) -> None:
     try:
         with built.as_login(login) as conn:
             conn.execute(statement)
-            assert tenancy.remove_login(built.settings, login, keep_role=True)
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            removal = tenant_removal.remove_login(built.settings, login, keep_role=True)
+            assert removal.mapping_deleted and removal.sessions_ended == 1
+            assert not removal.role_dropped
+            with pytest.raises(psycopg.OperationalError):
                 conn.execute(statement)
+        # The role is kept but reads nothing: it is no longer in the tenant group.
+        with built.as_login(login) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
     finally:
-        tenancy.remove_login(built.settings, login)
         _drop_role(built.settings, login)
 
 
@@ -472,9 +475,12 @@ def test_cli_adds_lists_and_removes_a_login(
         assert login in listed and str(tenant) in listed
         with built.as_login(login) as conn:
             assert conn.execute("select session_user").fetchone()[0] == login
+        capsys.readouterr()
         assert cli.main(["tenant-login", "remove", login]) == 0
+        assert "mapping deleted" in capsys.readouterr().out
         assert not built.query("select 1 from pg_roles where rolname = %s", (login,))
-        assert cli.main(["tenant-login", "remove", login]) == 1
+        assert cli.main(["tenant-login", "remove", login]) == 2
+        assert f"no tenant login {login}" in capsys.readouterr().err
     finally:
         _drop_role(built.settings, login)
 

@@ -2,8 +2,11 @@
     on-run-end, after value_view_grant_bi_access: prints what a BI login would trip over.
 
     - a built BI-facing relation without a tenant view (no tenant_id column, or its view was busy);
-    - a mapped tenant login that can read more than its tenant: superuser, BYPASSRLS, or a member
-      of any role other than the tenant reader group (for example value_view_reader).
+    - a mapped tenant login that holds or reads more than its tenant, as
+      `<security schema>.login_privileges` says (an attribute, another group, SELECT outside the
+      tenant schema through any grant, an owned object, a grant naming it, a policy);
+    - write paths BI logins still have in this database (defaults the role dbt runs as could not
+      revoke from PUBLIC: value_view_security_seal), once, and a tenant login's own write paths.
     Returns no SQL.
 -#}
 {% macro value_view_security_report() -%}
@@ -48,26 +51,73 @@
                     ~ settings.tenant_schema, info=true) }}
             {%- endif -%}
         {%- endif -%}
+        {%- set privileges = adapter.quote(settings.security_schema) ~ ".login_privileges" -%}
         {%- set logins_query -%}
+            with
+
+            mapped_logins as (
+
+                select tenant_logins.login
+                from {{ adapter.quote(settings.security_schema) }}.{{ adapter.quote(settings.mapping_table) }} as tenant_logins
+                inner join pg_catalog.pg_roles as roles on tenant_logins.login = roles.rolname
+
+            ),
+
+            group_writes as (
+
+                select privileges.detail
+                from {{ privileges }}({{ value_view_sql_literal(settings.reader_role) }}) as privileges
+                where privileges.kind = 'writes'
+
+            ),
+
+            login_privileges as (
+
+                select
+                    mapped_logins.login::text as login,
+                    privileges.kind,
+                    privileges.detail
+                from mapped_logins
+                cross join lateral {{ privileges }}(mapped_logins.login) as privileges
+                where
+                    privileges.kind <> 'writes'
+                    or privileges.detail not in (select group_writes.detail from group_writes)
+
+                union all
+
+                select
+                    '' as login,
+                    'writes' as kind,
+                    group_writes.detail
+                from group_writes
+
+            )
+
             select
-                tenant_logins.login::text,
-                roles.rolsuper or roles.rolbypassrls as is_privileged,
-                coalesce((
-                    select string_agg(groups.rolname, ', ' order by groups.rolname)
-                    from pg_catalog.pg_auth_members as members
-                    inner join pg_catalog.pg_roles as groups on groups.oid = members.roleid
-                    where
-                        members.member = roles.oid
-                        and groups.rolname <> {{ value_view_sql_literal(settings.tenant_reader_role) }}
-                ), '') as other_groups
-            from {{ adapter.quote(settings.security_schema) }}.{{ adapter.quote(settings.mapping_table) }} as tenant_logins
-            inner join pg_catalog.pg_roles as roles on roles.rolname = tenant_logins.login
-            order by 1
+                login_privileges.login,
+                login_privileges.kind = 'writes' as is_write,
+                string_agg(
+                    login_privileges.detail,
+                    '; '
+                    order by
+                        array_position(
+                            array['attribute', 'membership', 'reads', 'owns', 'granted', 'policy'],
+                            login_privileges.kind
+                        ),
+                        login_privileges.detail
+                ) as details
+            from login_privileges
+            group by 1, 2
+            order by 1, 2
         {%- endset -%}
         {%- for row in run_query(logins_query).rows -%}
-            {%- if row[1] or row[2] -%}
-                {{ log("value_view security: tenant login " ~ row[0] ~ " can read beyond its tenant ("
-                    ~ ("superuser or BYPASSRLS" if row[1] else "member of " ~ row[2]) ~ ")", info=true) }}
+            {%- if row[0] == "" -%}
+                {{ log("value_view security: BI logins can still write in this database: " ~ row[2]
+                    ~ " (the role dbt runs as could not revoke these defaults from PUBLIC; the database owner or a superuser can: value_view_security_seal)", info=true) }}
+            {%- elif row[1] -%}
+                {{ log("value_view security: tenant login " ~ row[0] ~ " can write: " ~ row[2], info=true) }}
+            {%- else -%}
+                {{ log("value_view security: tenant login " ~ row[0] ~ " can read beyond its tenant: " ~ row[2], info=true) }}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}

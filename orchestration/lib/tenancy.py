@@ -13,7 +13,11 @@ How it fits together (the dbt side is macros/security, run as on-run-start/on-ru
   Its ``search_path`` in the warehouse database is ``value_view_tenant``, so the specification's
   unqualified queries (``select * from mv_value_view_odi_heatmap``) read the filtered views.
 
-This module manages the logins and their mapping (``value-view tenant-login add|remove|list``).
+This module manages the logins and their mapping (``value-view tenant-login add|list``;
+``remove`` is in ``tenant_removal``). What a role holds beyond its tenant is answered by one SQL
+function the dbt setup keeps, ``value_view_security.login_privileges(login)`` (one row per
+attribute, membership, owned object, grant, readable relation or write path), which the security
+report reads too.
 A password, when given, is hashed to a SCRAM-SHA-256 verifier on the client, so the plain text
 never reaches the server or its logs.
 """
@@ -44,6 +48,13 @@ TENANT_READER_ROLE = "value_view_tenant_reader"
 LOGIN_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED_PREFIXES = ("pg_", "value_view")
 RESERVED_NAMES = frozenset({"postgres", "public", "current_user", "session_user", "none"})
+PRIVILEGES_FUNCTION = "login_privileges"
+# Kinds of login_privileges rows: what the role itself holds, what it can read outside the
+# tenant views, and where it could still write (server-wide defaults a DBA must close).
+HELD = ("attribute", "membership", "owns", "granted", "policy")
+READS = "reads"
+WRITES = "writes"
+KIND_ORDER = ("attribute", "membership", READS, "owns", "granted", "policy", WRITES)
 SETUP_MACRO = "value_view_security_setup_now"
 OPERATIONS_TARGET = "target/operations"
 
@@ -60,6 +71,8 @@ class TenantLogin:
     created_at: dt.datetime
     role_exists: bool
     can_login: bool
+    beyond_tenant: str = ""  # what it holds or reads beyond its tenant ("" when nothing)
+    can_write: str = ""  # write paths the server still leaves open to it ("" when none)
 
 
 @dataclass(frozen=True)
@@ -115,19 +128,19 @@ def ensure_security_objects(settings: ConnectionSettings, source_schema: str) ->
     )
 
 
-def _sql(template: str, *identifiers: str) -> Any:
+def compose(template: str, *identifiers: str) -> Any:
     return sql.SQL(template).format(*(sql.Identifier(name) for name in identifiers))
 
 
-def _execute(conn: Any, template: str, *identifiers: str) -> None:
-    conn.execute(_sql(template, *identifiers))
+def execute(conn: Any, template: str, *identifiers: str) -> None:
+    conn.execute(compose(template, *identifiers))
 
 
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _role(conn: Any, name: str) -> Mapping[str, Any] | None:
+def role_info(conn: Any, name: str) -> Mapping[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cursor:
         return cursor.execute(
             """
@@ -158,25 +171,57 @@ def _tenant_name(conn: Any, tenant_id: uuid.UUID, source_schema: str) -> tuple[b
     if not exists:
         return False, None
     row = conn.execute(
-        _sql("select tenant_name from {}.tenants where id = %s", source_schema), (tenant_id,)
+        compose("select tenant_name from {}.tenants where id = %s", source_schema), (tenant_id,)
     ).fetchone()
     return True, (row[0] if row else None)
 
 
-def _refuse_privileged(login: str, role: Mapping[str, Any]) -> None:
-    others = [name for name in role["member_of"] if name != TENANT_READER_ROLE]
-    if role["is_privileged"] or others or not role["rolcanlogin"]:
-        why = (
-            "it has superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS"
-            if role["is_privileged"]
-            else f"it is a member of {', '.join(others)}"
-            if others
-            else "it cannot log in"
-        )
+def privileges(conn: Any, login: str, *, required: bool = False) -> list[tuple[str, str]]:
+    """(kind, what) for everything ``login`` holds, reads or may write beyond its tenant views,
+    from the setup's ``login_privileges`` function; [] when the function does not exist yet,
+    unless ``required``."""
+    if not conn.execute(
+        "select to_regproc(%s) is not null", (f'"{SECURITY_SCHEMA}"."{PRIVILEGES_FUNCTION}"',)
+    ).fetchone()[0]:
+        if required:
+            raise TenancyError(
+                f"{SECURITY_SCHEMA}.{PRIVILEGES_FUNCTION} is missing: the dbt setup "
+                f"({SETUP_MACRO}) did not create it"
+            )
+        return []
+    return conn.execute(
+        compose(
+            "select kind, detail from {}.{}(%s) order by array_position(%s::text[], kind), detail",
+            SECURITY_SCHEMA,
+            PRIVILEGES_FUNCTION,
+        ),
+        (login, list(KIND_ORDER)),
+    ).fetchall()
+
+
+def summary(details: list[str], limit: int = 4) -> str:
+    """One line naming the first ``limit`` items and how many more there are."""
+    shown = "; ".join(details[:limit])
+    return shown + (f"; and {len(details) - limit} more" if len(details) > limit else "")
+
+
+def _beyond(found: list[tuple[str, str]], kinds: tuple[str, ...]) -> str:
+    return summary([detail for kind, detail in found if kind in kinds])
+
+
+def _refuse_unclean(conn: Any, login: str, role: Mapping[str, Any]) -> None:
+    """An existing role becomes a tenant login only when it holds nothing beyond the tenant
+    group: no attribute, other membership, owned object, grant (but CONNECT) or readable
+    relation."""
+    held = _beyond(privileges(conn, login, required=True), (*HELD, READS))
+    if not role["rolcanlogin"]:
+        held = "it cannot log in" + (f"; {held}" if held else "")
+    elif role["is_privileged"] and not held:
+        held = "superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS"
+    if held:
         raise TenancyError(
-            f"role {login} already exists and cannot be a tenant login: {why}; "
-            "a tenant login must be a plain LOGIN role whose only group is "
-            f"{TENANT_READER_ROLE}"
+            f"role {login} already exists and cannot be a tenant login: {held}; a tenant login "
+            f"must be a plain LOGIN role that holds nothing but membership in {TENANT_READER_ROLE}"
         )
 
 
@@ -196,45 +241,48 @@ def add_login(
     """Create (or re-map) a tenant login that reads only ``tenant_id``'s rows.
 
     The role is created when missing (LOGIN, no other attribute); an existing role is accepted
-    only when it is a plain login whose only group is value_view_tenant_reader. When the source
-    schema has a tenants table, the tenant must be in it. Everything happens in one transaction.
+    only when it holds nothing beyond the tenant group (``_refuse_unclean``). A login that could
+    read anything outside the tenant views (a relation granted to PUBLIC) is refused, new or not.
+    When the source schema has a tenants table, the tenant must be in it. Everything happens in
+    one transaction. The result's ``can_write`` names write paths the server still leaves open
+    (defaults the role dbt runs as could not revoke).
     """
     check_login_name(login)
     tenant = check_tenant_id(tenant_id)
     source_schema = source_schema or project_settings.source_schema()
     ensure_security_objects(settings, source_schema)
     with connect(settings) as conn, conn.transaction():
-        _execute(conn, "grant usage on schema {} to {}", TENANT_SCHEMA, TENANT_READER_ROLE)
+        execute(conn, "grant usage on schema {} to {}", TENANT_SCHEMA, TENANT_READER_ROLE)
         has_tenants, tenant_name = _tenant_name(conn, tenant, source_schema)
         if has_tenants and tenant_name is None:
             raise TenancyError(f"tenant {tenant} is not in {source_schema}.tenants")
-        role = _role(conn, login)
+        role = role_info(conn, login)
         if role is None:
-            _execute(conn, "create role {} login", login)
+            execute(conn, "create role {} login", login)
         else:
-            _refuse_privileged(login, role)
+            _refuse_unclean(conn, login, role)
         if password is not None:
             if not password:
                 raise TenancyError("the password is empty")
             verifier = conn.pgconn.encrypt_password(
                 password.encode(), login.encode(), b"scram-sha-256"
             )
-            _execute(conn, "alter role {} password " + _literal(verifier.decode()), login)
-        _execute(conn, "grant {} to {}", TENANT_READER_ROLE, login)
-        _execute(
+            execute(conn, "alter role {} password " + _literal(verifier.decode()), login)
+        execute(conn, "grant {} to {}", TENANT_READER_ROLE, login)
+        execute(
             conn,
             "alter role {} in database {} set search_path = " + _literal(TENANT_SCHEMA),
             login,
             settings.dbname,
         )
-        _execute(
+        execute(
             conn,
             "alter role {} in database {} set default_transaction_read_only = on",
             login,
             settings.dbname,
         )
         created_at = conn.execute(
-            _sql(
+            compose(
                 "insert into {}.{} as logins (login, tenant_id) values (%s, %s) "
                 "on conflict (login) do update set tenant_id = excluded.tenant_id "
                 "returning logins.created_at",
@@ -243,36 +291,13 @@ def add_login(
             ),
             (login, tenant),
         ).fetchone()[0]
-    return TenantLogin(login, tenant, tenant_name, created_at, True, True)
-
-
-def remove_login(settings: ConnectionSettings, login: str, *, keep_role: bool = False) -> bool:
-    """Delete the login's mapping (it sees nothing from the next query on) and its role.
-
-    The role leaves value_view_tenant_reader and, unless ``keep_role``, is dropped; a role that
-    is not a plain tenant login is never dropped. False when there was no mapping.
-    """
-    check_login_name(login)
-    with connect(settings) as conn, conn.transaction():
-        mapped = False
-        if conn.execute(
-            "select to_regclass(%s) is not null", (f'"{SECURITY_SCHEMA}"."{MAPPING_TABLE}"',)
-        ).fetchone()[0]:
-            mapped = (
-                conn.execute(
-                    _sql("delete from {}.{} where login = %s", SECURITY_SCHEMA, MAPPING_TABLE),
-                    (login,),
-                ).rowcount
-                > 0
-            )
-        role = _role(conn, login)
-        if role is not None and TENANT_READER_ROLE in role["member_of"]:
-            _execute(conn, "revoke {} from {}", TENANT_READER_ROLE, login)
-            _execute(conn, "alter role {} in database {} reset all", login, settings.dbname)
-            plain = not role["is_privileged"] and role["member_of"] == [TENANT_READER_ROLE]
-            if plain and not keep_role:
-                _execute(conn, "drop role {}", login)
-    return mapped
+        found = privileges(conn, login, required=True)
+        reads = _beyond(found, (READS,))
+        if reads:
+            raise TenancyError(f"login {login} would read beyond its tenant: {reads}")
+    return TenantLogin(
+        login, tenant, tenant_name, created_at, True, True, can_write=_beyond(found, (WRITES,))
+    )
 
 
 def list_logins(
@@ -286,7 +311,7 @@ def list_logins(
         ).fetchone()[0]:
             return []
         rows = conn.execute(
-            _sql(
+            compose(
                 "select logins.login::text, logins.tenant_id, logins.created_at,"
                 " roles.oid is not null, coalesce(roles.rolcanlogin, false)"
                 " from {}.{} as logins"
@@ -297,11 +322,22 @@ def list_logins(
             )
         ).fetchall()
         names: dict[uuid.UUID, str | None] = {}
+        found: dict[str, list[tuple[str, str]]] = {}
         for row in rows:
             if row[1] not in names:
                 names[row[1]] = _tenant_name(conn, row[1], source_schema)[1]
+            found[row[0]] = privileges(conn, row[0]) if row[3] else []
     return [
-        TenantLogin(login, tenant, names[tenant], created_at, exists, can_login)
+        TenantLogin(
+            login,
+            tenant,
+            names[tenant],
+            created_at,
+            exists,
+            can_login,
+            beyond_tenant=_beyond(found[login], (*HELD, READS)),
+            can_write=_beyond(found[login], (WRITES,)),
+        )
         for login, tenant, created_at, exists, can_login in rows
     ]
 

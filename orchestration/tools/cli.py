@@ -16,7 +16,7 @@ import psycopg
 from orchestration.lib import pooler as bi_pooler
 from orchestration.lib import replica as bi_replica
 from orchestration.lib import settings as project_settings
-from orchestration.lib import tenancy
+from orchestration.lib import tenancy, tenant_removal
 from orchestration.lib.database import (
     ConnectionSettings,
     SettingsError,
@@ -179,15 +179,21 @@ def cmd_tenant_login(args: argparse.Namespace) -> int:
                 + f" through schema {tenancy.TENANT_SCHEMA}"
                 + ("; password set (scram-sha-256)" if password else "; no password set")
             )
+            if login.can_write:
+                print(
+                    f"value-view: warning: {login.login} can write: {login.can_write}",
+                    file=sys.stderr,
+                )
         elif args.action == "remove":
-            if not tenancy.remove_login(settings, args.login, keep_role=args.keep_role):
-                print(f"value-view: no tenant mapping for login {args.login}", file=sys.stderr)
-                return 1
-            print(f"{args.login} removed" + (" (role kept)" if args.keep_role else ""))
+            print(
+                tenant_removal.remove_login(
+                    settings, args.login, keep_role=args.keep_role
+                ).summary()
+            )
         else:
             logins = tenancy.list_logins(settings, source_schema=source_schema)
             print_table(
-                ["login", "tenant_id", "tenant", "role", "created_at"],
+                ["login", "tenant_id", "tenant", "role", "created_at", "beyond its tenant"],
                 [
                     [
                         login.login,
@@ -195,6 +201,7 @@ def cmd_tenant_login(args: argparse.Namespace) -> int:
                         login.tenant_name or "?",
                         "ok" if login.role_exists and login.can_login else "missing",
                         f"{login.created_at:%Y-%m-%d %H:%M}",
+                        login.beyond_tenant or "-",
                     ]
                     for login in logins
                 ],
