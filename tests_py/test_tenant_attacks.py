@@ -207,6 +207,7 @@ def text_column(owner: psycopg.Connection, relation: tenancy.BiRelation) -> str 
 # --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_tenant_views_are_the_graphs_bi_relations(attacked: Attacked) -> None:
     assert attacked.relations, "the graph has no marts"
     with attacked.owner() as owner:
@@ -313,6 +314,7 @@ def test_binary_search_learns_no_other_tenants_id_or_names(attacked: Attacked) -
     assert not learned, "learned about other tenants:\n" + "\n".join(learned)
 
 
+@pytest.mark.slow
 def test_the_searches_recover_what_a_plan_shows(attacked: Attacked) -> None:
     """The searches work when a plan does show hidden rows: on a view that scans every tenant
     and filters afterwards, as the tenant views once did."""
