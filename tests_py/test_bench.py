@@ -240,3 +240,24 @@ def test_an_incremental_mart_without_its_benchmark_change_is_refused(manifest) -
             node["config"]["meta"]["refresh"].pop("incremental_benchmark")
     with pytest.raises(BenchError, match=f"{name} is a keyed_incremental_table without"):
         incremental_marts(broken)
+
+
+def test_tenant_mode_reads_the_tenant_schema_as_the_querys_tenant() -> None:
+    import uuid
+
+    from orchestration.tools.bench.options import options_from_args
+    from orchestration.tools.bench.tenant import query_tenant, tenant_sql
+
+    pharma, other = uuid.UUID("f7aa6fd4-0af9-4706-8b31-034f1f7accda"), uuid.uuid4()
+    compiled = (
+        'select * from "vv_bench_s1"."value_view"."mv_value_view_odi_heatmap_v1"'
+        f" where tenant_id = '{pharma}' and archetype = 'value_view'"
+    )
+    assert tenant_sql(compiled) == (
+        'select * from "vv_bench_s1"."value_view_tenant"."mv_value_view_odi_heatmap_v1"'
+        f" where tenant_id = '{pharma}' and archetype = 'value_view'"
+    )
+    assert query_tenant(compiled, [other, pharma]) == pharma
+    assert query_tenant(compiled, [other]) is None
+    args = cli.build_parser().parse_args(["bench", "--tenant-login"])
+    assert options_from_args(args).tenant_login

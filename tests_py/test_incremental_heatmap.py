@@ -462,7 +462,10 @@ def test_the_heatmap_is_a_table_with_its_indexes_state_and_dependent_views(heatm
         )
     }
     assert f"{SCHEMA}.{LATEST}" in dependents
-    assert f"{tenancy.TENANT_SCHEMA}.{LATEST}" in dependents
+    # The tenant view reads the heatmap through its function, by name, so it needs no re-pointing.
+    assert heatmap.query(
+        "select to_regclass(%s) is not null", (f"{tenancy.TENANT_SCHEMA}.{LATEST}",)
+    ) == [(True,)]
     assert heatmap.differences() == (0, 0)
     assert heatmap.refresh().startswith("unchanged: no change in 7 streams")
 

@@ -416,7 +416,11 @@ def test_bi_logins_cannot_write_create_or_read_sources(built: Warehouse, who: st
                     conn.execute(statement)
                     allowed.append(statement)
                     raise psycopg.Rollback()
-            except psycopg.errors.InsufficientPrivilege:
+            except (
+                psycopg.errors.InsufficientPrivilege,
+                # A tenant view reads a function, so it is not updatable: writes stop earlier.
+                psycopg.errors.ObjectNotInPrerequisiteState,
+            ):
                 continue
     assert not allowed, f"{who} login {login} was allowed: {allowed}"
 

@@ -47,6 +47,7 @@ class BenchOptions:
     drop_databases: bool = False
     users: int = 0
     user_seconds: int = 60
+    tenant_login: bool = False
 
     def all_scales(self) -> list[int]:
         return sorted({self.scale, *self.scales})
@@ -121,6 +122,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--user-seconds", type=int, default=60, help="seconds of the --users run per side (60)"
     )
+    parser.add_argument(
+        "--tenant-login",
+        action="store_true",
+        help="only time each dashboard query through a tenant login beside the direct read,"
+        " at --scale (bench_tenant.json, bench_tenant.md)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
@@ -173,4 +180,5 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         drop_databases=args.drop,
         users=args.users,
         user_seconds=args.user_seconds,
+        tenant_login=args.tenant_login,
     )

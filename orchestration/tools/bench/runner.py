@@ -30,6 +30,7 @@ from orchestration.tools.bench.readers import reads_under_refresh
 from orchestration.tools.bench.refresh import measure_refreshes
 from orchestration.tools.bench.report import render_markdown, throughput_table
 from orchestration.tools.bench.scaling import scale_figures, scaling_ratios
+from orchestration.tools.bench.tenant import run_tenant_bench
 from orchestration.tools.bench.throughput import load_phase, measure_throughput
 from orchestration.tools.bench.users import measure_users, running_pooler, users_failures
 from orchestration.tools.bench.users_report import render_users_markdown, write_users_chart
@@ -258,6 +259,20 @@ def run_users(
     return report
 
 
+def _run_tenant_command(options: BenchOptions) -> int:
+    try:
+        report = run_tenant_bench(project_settings.resolve(), options, Progress())
+    except AnswerMismatch as error:
+        print(f"value-view bench: FAIL: mart and raw answers differ\n{error}", file=sys.stderr)
+        return 1
+    except BenchError as error:
+        print(f"value-view bench: {error}", file=sys.stderr)
+        return 1
+    for failure in report["failures"]:
+        print(f"value-view bench: FAIL: {failure}", file=sys.stderr)
+    return 1 if report["failures"] else 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     """`value-view bench`: 0 when every gate holds, 1 when answers differ or readers failed."""
     options = options_from_args(args)
@@ -271,6 +286,8 @@ def run_command(args: argparse.Namespace) -> int:
         for failure in users_report["failures"]:
             print(f"value-view bench: FAIL: {failure}", file=sys.stderr)
         return 1 if users_report["failures"] else 0
+    if options.tenant_login:
+        return _run_tenant_command(options)
     try:
         result = run(project_settings.resolve(), options, command=command)
     except AnswerMismatch as error:
