@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.lib import database, settings
 from orchestration.tools import bench, cli
-from orchestration.tools.bench import runner
+from orchestration.tools.bench import readers, runner
 from orchestration.tools.bench.answers import (
     Answer,
     AnswerMismatch,
@@ -135,6 +135,20 @@ def test_pgbench_logs_and_output_parse() -> None:
     assert (tps, failed, len(aborted)) == (812.5, 0, 1)
 
 
+def test_reader_errors_during_the_full_refresh_build_fail_the_bench() -> None:
+    clean = {"reads": 10, "errors": 0, "error_messages": [], "refresh_errors": []}
+    reads = {"modes": {"plain": dict(clean), "full_refresh": dict(clean)}}
+    assert readers.failures(reads, "mv_x") == []
+    reads["modes"]["full_refresh"].update(
+        errors=2, error_messages=['ERROR:  relation "value_view.mv_x" does not exist']
+    )
+    reads["modes"]["plain"]["refresh_errors"] = ["boom"]
+    found = readers.failures(reads, "mv_x")
+    assert found[0] == "refresh plain of mv_x failed: boom"
+    assert found[1].startswith("2 reader errors during dbt build --full-refresh")
+    assert "does not exist" in found[1]
+
+
 # -- end to end -----------------------------------------------------------------------------
 
 
@@ -195,9 +209,14 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
         assert isinstance(mart["changed_over_full"], Number)
 
     modes = report["reads_under_refresh"]["modes"]
-    assert set(modes) == {"none", "plain", "concurrently"}
+    assert set(modes) == {"none", "plain", "concurrently", "full_refresh"}
     assert modes["plain"]["refreshes"] >= 1
     assert isinstance(modes["plain"]["longest_stall_ms"], Number)
+    full_refresh = modes["full_refresh"]
+    assert (full_refresh["refreshes"], full_refresh["refresh_errors"]) == (1, [])
+    assert full_refresh["reads"] > 0
+    assert full_refresh["errors"] == 0, full_refresh["error_messages"]
+    assert "dbt build --full-refresh" in short_run.paths["markdown"].read_text()
 
     assert [row["clients"] for row in report["throughput"]] == [2, 4]
     assert all(isinstance(row["queries_per_s"], Number) for row in report["throughput"])

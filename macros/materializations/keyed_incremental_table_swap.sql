@@ -15,8 +15,13 @@
        captured definition (views bind to OIDs, so this re-points them at the new relation), drops
        the backup (RESTRICT: anything else depending on it rolls the whole swap back), and renames
        the new indexes to their stable names.
+
+    `label` names the materialization in its messages: the project's `incremental` and `seed`
+    full refreshes swap their tables in with the same block. `latest_view` (from
+    value_view_latest_version_view) is re-created with its current definition after the dependent
+    views, so columns the rebuilt table added show through it at once.
 -#}
-{% macro keyed_incremental__swap_sql(target_relation, intermediate_relation, backup_relation, index_specs, settings) %}
+{% macro keyed_incremental__swap_sql(target_relation, intermediate_relation, backup_relation, index_specs, settings, label='keyed_incremental_table', latest_view=none) %}
 do $keyed_incremental_swap$
 declare
     target_schema constant text := {{ safe_mv__quote_literal(target_relation.schema) }};
@@ -46,7 +51,7 @@ begin
     inner join pg_namespace as namespaces on namespaces.oid = relations.relnamespace
     where namespaces.nspname = target_schema and relations.relname = new_name;
     if new_oid is null then
-        raise exception 'keyed_incremental_table: %.% was not built', target_schema, new_name;
+        raise exception '{{ label }}: %.% was not built', target_schema, new_name;
     end if;
 
     <<acquire>>
@@ -77,7 +82,7 @@ begin
                 where relations.oid = any(dependents) and relations.relkind <> 'v'
             loop
                 raise exception
-                    'keyed_incremental_table: % depends on %.% and is not a plain view, so it cannot be re-pointed at a rebuilt relation',
+                    '{{ label }}: % depends on %.% and is not a plain view, so it cannot be re-pointed at a rebuilt relation',
                     dependent.qualified_name, target_schema, target_name
                     using errcode = 'dependent_objects_still_exist';
             end loop;
@@ -114,7 +119,7 @@ begin
                 and depends.refobjid = old_oid
                 and rewrites.ev_class <> old_oid;
             if dependents_when_locked is distinct from dependents then
-                raise exception 'keyed_incremental_table: dependent views changed while locking'
+                raise exception '{{ label }}: dependent views changed while locking'
                     using errcode = 'lock_not_available';
             end if;
             exit acquire;
@@ -122,7 +127,7 @@ begin
             attempt := attempt + 1;
             if attempt >= max_attempts then
                 raise exception
-                    'keyed_incremental_table: could not lock %.% and its dependent views in % attempts (lock_timeout %); long-running queries held them, so the old relation was left in place',
+                    '{{ label }}: could not lock %.% and its dependent views in % attempts (lock_timeout %); long-running queries held them, so the old relation was left in place',
                     target_schema, target_name, max_attempts, swap_lock_timeout
                     using errcode = 'lock_not_available';
             end if;
@@ -184,18 +189,27 @@ begin
                 execute view_statements[position];
             exception when others then
                 raise exception
-                    'keyed_incremental_table: dependent view % cannot be re-pointed at the rebuilt %.%: %',
+                    '{{ label }}: dependent view % cannot be re-pointed at the rebuilt %.%: %',
                     view_names[position], target_schema, target_name, sqlerrm
                     using errcode = sqlstate;
             end;
         end loop;
+        {%- if latest_view %}
+        if to_regclass({{ safe_mv__quote_literal(latest_view.relation) }}) is not null then
+            begin
+                execute {{ safe_mv__quote_literal('create or replace view ' ~ latest_view.relation ~ ' as ' ~ latest_view.definition) }};
+            exception when invalid_table_definition then
+                null;  -- columns it cannot take: the model's post-hook replaces it
+            end;
+        end if;
+        {%- endif %}
 
         begin
             execute format('drop %s %I.%I', old_keyword, target_schema, backup_name);
         exception when dependent_objects_still_exist then
             get stacked diagnostics failure_detail = pg_exception_detail;
             raise exception
-                'keyed_incremental_table: objects other than views depend on %.%, so it cannot be replaced: %',
+                '{{ label }}: objects other than views depend on %.%, so it cannot be replaced: %',
                 target_schema, target_name, failure_detail
                 using errcode = 'dependent_objects_still_exist';
         end;

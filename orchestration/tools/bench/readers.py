@@ -1,9 +1,12 @@
 """Phase 3: readers under refresh. K pgbench readers run the dashboard mix while one
 materialized view is refreshed back to back: without refresh (the control), with plain REFRESH
-and with REFRESH CONCURRENTLY; how long reads stall and how many wait on a lock."""
+and with REFRESH CONCURRENTLY; how long reads stall and how many wait on a lock. Then while
+`dbt build --full-refresh` rebuilds the marts and everything upstream of them once: no reader
+may get an error (a relation that went missing, a deadlock)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -12,17 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.lib import database
+from orchestration.lib import manifest as project
 from orchestration.lib.database import ConnectionSettings
 from orchestration.tools.bench import fmt
 from orchestration.tools.bench.ambitions import AMBITION_STALL_MS
 from orchestration.tools.bench.catalog import MaterializedView
+from orchestration.tools.bench.dbt import run_dbt
 from orchestration.tools.bench.figures import latency_summary, ratio
-from orchestration.tools.bench.options import BenchOptions, Progress
+from orchestration.tools.bench.options import BenchError, BenchOptions, Progress
 from orchestration.tools.bench.pgbench import PgbenchProcess, PgbenchRun
 from orchestration.tools.bench.refresh import timed_refresh
 from orchestration.tools.bench.warehouse import Warehouse
 
-REFRESH_MODES = ("none", "plain", "concurrently")
+REFRESH_MODES = ("none", "plain", "concurrently", "full_refresh")
+# The readers of the full-refresh mode run this many times the cold build's duration (and at
+# least --reader-seconds), as a build under readers is slower than a cold one; the table says
+# when the build outlasted them.
+FULL_REFRESH_READER_FACTOR = 2
 LOCK_SAMPLE_INTERVAL_S = 0.02
 TIMELINE_BUCKET_S = 0.5
 
@@ -61,6 +70,43 @@ class Refresher(threading.Thread):
                     self.intervals.append((started, time.time()))
         except Exception as error:
             self.errors.append(f"{type(error).__name__}: {error}")
+
+
+class FullRefreshBuild(threading.Thread):
+    """One `dbt build --full-refresh` of the marts and their parents (tests left out, as in the
+    bench's own build) while the readers run."""
+
+    def __init__(self, warehouse: Warehouse, options: BenchOptions, delay: float) -> None:
+        super().__init__(daemon=True)
+        self.warehouse = warehouse
+        self.options = options
+        self.delay = delay
+        self.intervals: list[tuple[float, float]] = []
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        time.sleep(self.delay)
+        nodes = project.mart_nodes(self.warehouse.manifest).values()
+        marts = sorted({node["name"] for node in nodes})
+        started = time.time()
+        try:
+            run_dbt(
+                [
+                    "build",
+                    "--full-refresh",
+                    "--select",
+                    *[f"+{name}" for name in marts],
+                    "--exclude-resource-type",
+                    "test",
+                    "--exclude-resource-type",
+                    "unit_test",
+                ],
+                self.warehouse.settings,
+                self.options,
+            )
+        except BenchError as error:  # recorded and reported, never swallowed
+            self.errors.append(str(error)[-1500:])
+        self.intervals.append((started, time.time()))
 
 
 class LockSampler(threading.Thread):
@@ -117,7 +163,7 @@ def _mode_figures(
     run: PgbenchRun,
     names: Sequence[str],
     baseline: dict[int, float],
-    refresher: Refresher | None,
+    refresher: Refresher | FullRefreshBuild | None,
     sampler: LockSampler,
 ) -> dict[str, Any]:
     """The figures of one refresh mode; a read's stall is measured against ``baseline``."""
@@ -159,7 +205,8 @@ def reads_under_refresh(
     workdir: Path,
     log: Progress,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Readers with no refresh (control), with plain REFRESH, and with REFRESH CONCURRENTLY.
+    """Readers with no refresh (control), with plain REFRESH, with REFRESH CONCURRENTLY, and
+    during one `dbt build --full-refresh` (its readers run until the build has ended).
 
     A read's stall is how much longer it took than the median of the same query in the control.
     Returns the figures and, for the chart, every read as (seconds since start, latency ms).
@@ -172,14 +219,20 @@ def reads_under_refresh(
         if mode == "concurrently" and not view.concurrent_ok:
             modes[mode] = {"skipped": "no unique index on plain columns"}
             continue
-        log("readers", f"{options.readers} readers for {options.reader_seconds} s, refresh: {mode}")
+        seconds = options.reader_seconds
+        if mode == "full_refresh":
+            seconds = max(seconds, math.ceil(warehouse.build_seconds * FULL_REFRESH_READER_FACTOR))
+        log("readers", f"{options.readers} readers for {seconds} s, refresh: {mode}")
         pgbench = PgbenchProcess(
-            warehouse.settings, scripts, options.readers, options.reader_seconds, workdir, mode
+            warehouse.settings, scripts, options.readers, seconds, workdir, mode
         )
         sampler = LockSampler(warehouse.settings, pgbench.running)
         sampler.start()
-        refresher = None
-        if mode != "none":
+        refresher: Refresher | FullRefreshBuild | None = None
+        if mode == "full_refresh":
+            refresher = FullRefreshBuild(warehouse, options, delay=min(1.0, seconds / 4))
+            refresher.start()
+        elif mode != "none":
             refresher = Refresher(
                 warehouse.settings,
                 view,
@@ -190,6 +243,7 @@ def reads_under_refresh(
             refresher.start()
         run = pgbench.finish()
         sampler.join()
+        outlasted = refresher is not None and refresher.is_alive()
         if refresher is not None:
             refresher.join()
         if mode == "none":
@@ -199,6 +253,9 @@ def reads_under_refresh(
                 if run.latencies(number)
             }
         figures = _mode_figures(run, names, baseline, refresher, sampler)
+        figures["reader_seconds"] = seconds
+        if mode == "full_refresh":
+            figures["build_outlasted_readers"] = outlasted
         modes[mode] = figures
         points[mode] = {
             "reads": [(start - run.started_at, ms) for _, start, ms in run.transactions],
@@ -230,3 +287,19 @@ def reads_under_refresh(
         ),
     }
     return summary, points
+
+
+def failures(reads: dict[str, Any], relation: str) -> list[str]:
+    """What fails the bench in the readers' figures: a refresh or build that failed, and any
+    reader error during the full-refresh build."""
+    found = []
+    for mode, figures in reads["modes"].items():
+        for error in figures.get("refresh_errors", []):
+            found.append(f"refresh {mode} of {relation} failed: {error}")
+    full_refresh = reads["modes"].get("full_refresh") or {}
+    if full_refresh.get("errors"):
+        found.append(
+            f"{full_refresh['errors']} reader errors during dbt build --full-refresh:"
+            f" {full_refresh['error_messages'][:3]}"
+        )
+    return found

@@ -26,6 +26,7 @@ from orchestration.tools.bench.machine import load_average, machine_info, softwa
 from orchestration.tools.bench.options import BenchError, BenchOptions, Progress, options_from_args
 from orchestration.tools.bench.pgbench import write_scripts
 from orchestration.tools.bench.queries import measure_queries
+from orchestration.tools.bench.readers import failures as reader_failures
 from orchestration.tools.bench.readers import reads_under_refresh
 from orchestration.tools.bench.refresh import measure_refreshes
 from orchestration.tools.bench.report import render_markdown, throughput_table
@@ -97,9 +98,7 @@ def _pgbench_phases(
             report["reads_under_refresh"], points = reads_under_refresh(
                 primary, view, scripts, options, workdir, log
             )
-            for mode, figures in report["reads_under_refresh"]["modes"].items():
-                for error in figures.get("refresh_errors", []):
-                    failures.append(f"refresh {mode} of {view.name} failed: {error}")
+            failures.extend(reader_failures(report["reads_under_refresh"], view.name))
         else:
             report["reads_under_refresh"] = None
         report["throughput"] = measure_throughput(primary.settings, scripts, options, workdir, log)
