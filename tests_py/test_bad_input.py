@@ -1,11 +1,15 @@
-"""Bad input in the sources: every class of the catalogue is reported by name and reconciled.
+"""Bad input in the sources: every class of the catalogue is reported by name and reconciled,
+and no single bad row stops a build or reaches a mart.
 
 The slow tests load demo data (scale 1) into a throwaway database, build the quarantine models
 and run the quality tests once on the clean data (the baseline), then drop the source's
 constraints, as an upstream application database without them would be, inject bad rows of
-every class and run the tests again. Each injected row must appear in its named test's stored
-failures, the run's report must name the test, table and column, exclude_quarantined() must
-keep rejected rows out and flagged rows in, and quality_reconciliation must balance.
+every class (among them rows that used to fail a build or a reader, and a row across tenants on
+every foreign key between tenant-scoped tables) and run the whole `dbt build`. The build must
+succeed and refresh every mart; each injected row must appear in its named test's stored
+failures and once under its class in the quarantine, in no mart and in no other tenant's view;
+the run's report must name the test, table and column, exclude_quarantined() must keep rejected
+rows out and flagged rows in, and quality_reconciliation must balance.
 """
 
 from __future__ import annotations
@@ -17,19 +21,35 @@ import re
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from psycopg import sql
 
-from orchestration.lib import database, quality
+from orchestration.lib import database, quality, tenancy
 from orchestration.lib import dbt_runner as project
 from orchestration.tools import demo_data
 
 SEED = 42
 SCHEMA = "vital"
+PASSWORD = "bad-input-tenant"
+QUARANTINE_MODELS = Path(__file__).resolve().parents[1] / "models" / "quarantine"
+# A mart column holding an entity's id -> the source table of that entity (tenant-scoped)
+ENTITY_COLUMNS = {
+    "industry_id": "industries",
+    "function_id": "org_business_functions",
+    "department_id": "org_departments",
+    "role_id": "org_roles",
+    "persona_id": "personas",
+    "jtbd_id": "jtbd",
+    "ai_opportunity_id": "ai_opportunities",
+    "workflow_id": "workflow_templates",
+    "value_metric_id": "value_metrics",
+    "user_id": "users",
+    "evaluation_id": "business_evaluations",
+}
 QUALITY_SELECTION = ["--select", "path:models/quarantine", "path:tests/singular/quarantine"]
 CHECKS = {
     "null_key",
@@ -38,7 +58,10 @@ CHECKS = {
     "orphan",
     "cross_tenant",
     "parent_deleted",
+    "missing",
     "range",
+    "nonfinite",
+    "too_long",
     "bad_enum",
     "malformed_json",
     "oversized",
@@ -57,6 +80,8 @@ class Injection:
     keys: frozenset[str]
     disposition: str
     rows: int = 1
+    # statements on the BI schema that count the injected rows' traces in a mart: each must be 0
+    probes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -68,7 +93,12 @@ class BadInput:
     baseline: dict[str, int]
     after: dict[str, int]
     output: str
+    build_error: str | None = None
+    # the build's run_results.json (later dbt commands of the tests overwrite the file)
+    run_results: dict[str, Any] = field(default_factory=dict)
     injections: list[Injection] = field(default_factory=list)
+    # tenant id -> login (password PASSWORD) that reads only that tenant's rows
+    logins: dict[str, str] = field(default_factory=dict)
 
     def dbt(self, *args: str) -> subprocess.CompletedProcess[str]:
         return project.run_dbt(list(args), target_path=self.target, env=self.env)
@@ -185,8 +215,16 @@ def inject(conn: Any) -> list[Injection]:
     )
     injected: list[Injection] = []
 
-    def add(test: str, table: str, column: str, keys: list[str], disposition: str, rows: int = 1):
-        injected.append(Injection(test, table, column, frozenset(keys), disposition, rows))
+    def add(
+        test: str,
+        table: str,
+        column: str,
+        keys: list[str],
+        disposition: str,
+        rows: int = 1,
+        probes: tuple[str, ...] = (),
+    ) -> None:
+        injected.append(Injection(test, table, column, frozenset(keys), disposition, rows, probes))
 
     # orphan foreign key
     orphan = one(
@@ -289,11 +327,12 @@ def inject(conn: Any) -> list[Injection]:
         "flagged",
     )
 
-    # professional data: over 512 KB, and a malformed shape
-    oversized, malformed = ids(
+    # professional data: over 512 KB, a malformed shape, and a number no mart column can hold
+    oversized, malformed, huge = ids(
         "select id from vital.business_evaluations"
-        " where deleted_at is null and professional_data is not null order by id",
-        2,
+        " where deleted_at is null and professional_data is not null"
+        " and professional_data ? 'customerAnalytics' order by id",
+        3,
     )
     conn.execute(
         "update vital.business_evaluations set professional_data = professional_data"
@@ -312,24 +351,46 @@ def inject(conn: Any) -> list[Injection]:
         " '{financialMetrics,annualRevenue}', '\"n/a\"') where id = %s",
         (malformed,),
     )
+    # a customerLifetimeValue of 1e300 overflowed professional_tier_customer_analytics.avg_clv
+    conn.execute(
+        "update vital.business_evaluations set professional_data = jsonb_set(professional_data,"
+        " '{customerAnalytics,customerLifetimeValue}', '1e300') where id = %s",
+        (huge,),
+    )
     add(
         "quality_malformed_json_business_evaluations_professional_data",
         "business_evaluations",
         "professional_data",
-        [malformed],
+        [malformed, huge],
         "rejected",
+        rows=2,
+        probes=(
+            "select count(*) from value_view.professional_tier_current_evaluations"
+            f" where evaluation_id in ('{malformed}', '{huge}')",
+        ),
     )
-    preference = one("select id::text from vital.user_preferences order by id limit 1")
+    preference, out_of_scale = ids("select id from vital.user_preferences order by id", 2)
     conn.execute(
         "update vital.user_preferences set saved_filters = '[\"heatmap\"]' where id = %s",
         (preference,),
+    )
+    # a saved minimum score of 150 failed every read of v_value_view_user_context
+    saver = one(
+        "update vital.user_preferences set saved_filters = saved_filters"
+        " || '{\"min_opportunity_score\": 150}' where id = %s returning user_id::text",
+        (out_of_scale,),
     )
     add(
         "quality_malformed_json_user_preferences_saved_filters",
         "user_preferences",
         "saved_filters",
-        [preference],
+        [preference, out_of_scale],
         "rejected",
+        rows=2,
+        probes=(
+            "select count(*) from value_view.v_value_view_user_context"
+            f" where user_id = '{saver}' and saved_filters is not null",
+        ),
     )
 
     # a measurement dated in the future
@@ -364,6 +425,248 @@ def inject(conn: Any) -> list[Injection]:
     return injected
 
 
+def inject_build_stoppers(conn: Any) -> list[Injection]:
+    """Rows that used to stop a build or break a reader: each must now be quarantined."""
+    injected: list[Injection] = []
+
+    def one(query: str, params: tuple = ()) -> Any:
+        row = conn.execute(query, params).fetchone()
+        assert row is not None, query
+        return row[0] if len(row) == 1 else row
+
+    # personas without an archetype and without a name (a nameless heatmap row)
+    no_archetype, no_name = (
+        str(row[0])
+        for row in conn.execute(
+            "select id from vital.personas where validation_status = 'published'"
+            " order by id desc limit 2"
+        ).fetchall()
+    )
+    conn.execute("update vital.personas set archetype = null where id = %s", (no_archetype,))
+    conn.execute("update vital.personas set persona_name = null where id = %s", (no_name,))
+    for test, column, key in (
+        ("quality_bad_enum_personas_archetype", "archetype", no_archetype),
+        ("quality_missing_personas_persona_name", "persona_name", no_name),
+    ):
+        probes = tuple(
+            f"select count(*) from value_view.{mart} where persona_id = '{key}'"
+            for mart in ("mv_value_view_odi_heatmap", "mv_value_view_persona_dashboard")
+        )
+        injected.append(
+            Injection(test, "personas", column, frozenset([key]), "rejected", 1, probes)
+        )
+
+    # a 3,200-character department name failed every heatmap refresh (btree entry > 2,704 bytes)
+    department = one(
+        "select departments.id::text from vital.org_departments as departments"
+        " where exists (select 1 from vital.org_roles as roles"
+        " inner join vital.personas as personas on personas.role_id = roles.id"
+        " where roles.department_id = departments.id"
+        " and personas.validation_status = 'published')"
+        " order by departments.id desc limit 1"
+    )
+    conn.execute(
+        "update vital.org_departments set department_name = department_name || ' '"
+        " || (select string_agg(md5(n::text), '') from generate_series(1, 100) as n)"
+        " where id = %s",
+        (department,),
+    )
+    injected.append(
+        Injection(
+            "quality_too_long_org_departments_department_name",
+            "org_departments",
+            "department_name",
+            frozenset([department]),
+            "rejected",
+            1,
+            tuple(
+                f"select count(*) from value_view.{mart} where department_id = '{department}'"
+                for mart in ("mv_value_view_odi_heatmap", "mv_value_view_role_workload")
+            ),
+        )
+    )
+
+    # two opportunities of 9e12 USD on one job overflowed the savings sums of the marts
+    job = one(
+        "select opportunities.jtbd_id from vital.ai_opportunities as opportunities"
+        " inner join vital.jtbd as jobs on jobs.id = opportunities.jtbd_id"
+        " and jobs.deleted_at is null"
+        " group by opportunities.jtbd_id having count(*) >= 2"
+        " order by opportunities.jtbd_id desc limit 1"
+    )
+    huge = [
+        str(row[0])
+        for row in conn.execute(
+            "update vital.ai_opportunities set estimated_cost_savings_usd = 9e12"
+            " where id in (select id from vital.ai_opportunities where jtbd_id = %s"
+            " order by id limit 2) returning id",
+            (job,),
+        ).fetchall()
+    ]
+    injected.append(
+        Injection(
+            "quality_range_ai_opportunities_estimated_cost_savings_usd",
+            "ai_opportunities",
+            "estimated_cost_savings_usd",
+            frozenset(huge),
+            "rejected",
+            2,
+            (
+                "select count(*) from value_view.mv_value_view_opportunity_pipeline"
+                f" where ai_opportunity_id in ('{huge[0]}', '{huge[1]}')",
+            ),
+        )
+    )
+
+    # NaN and infinite values: 'NaN' read as 100 % attainment, '-infinity' broke select *
+    not_a_number, minus_infinity = (
+        str(row[0])
+        for row in conn.execute(
+            "select metrics.id from vital.value_metrics as metrics"
+            " inner join vital.jtbd as jobs on jobs.id = metrics.jtbd_id"
+            " and jobs.deleted_at is null"
+            " where metrics.id is not null and metrics.workflow_template_id is null"
+            " order by metrics.id desc limit 2"
+        ).fetchall()
+    )
+    conn.execute(
+        "update vital.value_metrics set actual_value = 'NaN' where id = %s", (not_a_number,)
+    )
+    conn.execute(
+        "update vital.value_metrics set measured_at = '-infinity' where id = %s",
+        (minus_infinity,),
+    )
+    for column, key in (("actual_value", not_a_number), ("measured_at", minus_infinity)):
+        injected.append(
+            Injection(
+                f"quality_nonfinite_value_metrics_{column}",
+                "value_metrics",
+                column,
+                frozenset([key]),
+                "rejected",
+                1,
+                (
+                    "select count(*) from value_view.mv_value_view_value_realization"
+                    f" where value_metric_id = '{key}'",
+                ),
+            )
+        )
+    return injected
+
+
+# The tenant of a row of a table without tenant_id: its parents'.
+ROW_TENANT = {
+    "workflow_tasks": (
+        "(select templates.tenant_id from vital.workflow_stages as stages"
+        " inner join vital.workflow_templates as templates"
+        " on templates.id = stages.workflow_template_id"
+        " where stages.id = rows.workflow_stage_id)"
+    ),
+}
+
+
+def tenant_foreign_keys(conn: Any, schema: str) -> list[tuple[str, str, str]]:
+    """Every foreign key (table, column, parent) of the source between tables that have a tenant
+    (a tenant_id, or their parents' in ROW_TENANT), among the tables the quarantine checks."""
+    checked = {path.stem.removeprefix("quarantine_") for path in QUARANTINE_MODELS.glob("*.sql")}
+    tenant_tables = {
+        row[0]
+        for row in conn.execute(
+            "select table_name::text from information_schema.columns"
+            " where table_schema = %s and column_name = 'tenant_id'",
+            (schema,),
+        ).fetchall()
+    }
+    keys = conn.execute(
+        "select children.relname::text, columns.attname::text, parents.relname::text"
+        " from pg_constraint as constraints"
+        " inner join pg_class as children on children.oid = constraints.conrelid"
+        " inner join pg_class as parents on parents.oid = constraints.confrelid"
+        " inner join pg_attribute as columns on columns.attrelid = constraints.conrelid"
+        " and columns.attnum = constraints.conkey[1]"
+        " where constraints.connamespace = %s::regnamespace and constraints.contype = 'f'"
+        " and cardinality(constraints.conkey) = 1"
+        " order by 1, 2",
+        (schema,),
+    ).fetchall()
+    return [
+        (table, column, parent)
+        for table, column, parent in keys
+        if column != "tenant_id"
+        and table in checked
+        and (table in tenant_tables or table in ROW_TENANT)
+        and parent in tenant_tables
+    ]
+
+
+def inject_cross_tenant(
+    conn: Any, foreign_keys: list[tuple[str, str, str]], taken: set[str], skip: set[str]
+) -> list[Injection]:
+    """For every foreign key between tenant-scoped tables whose test is not in ``skip``: one live
+    row moved to a live (published) parent of another tenant, chosen among rows no other
+    injection touches and whose current parent is live too, so that only the cross_tenant
+    finding changes."""
+    soft_deleted = {
+        row[0]
+        for row in conn.execute(
+            "select table_name::text from information_schema.columns"
+            " where table_schema = 'vital' and column_name = 'deleted_at'"
+        ).fetchall()
+    }
+    injected: list[Injection] = []
+
+    def usable(alias: str, table: str, *, new_parent: bool = False) -> str:
+        condition = f"{alias}.deleted_at is null" if table in soft_deleted else "true"
+        if table == "personas":
+            condition += f" and {alias}.validation_status = 'published'"
+        if table == "org_roles" and new_parent:
+            # a role no task is assigned to: its workload must stay without tasks
+            condition += (
+                " and not exists (select 1 from vital.workflow_tasks as tasks"
+                f" where tasks.assigned_role_id = {alias}.id)"
+            )
+        return condition
+
+    for table, column, parent in foreign_keys:
+        test_name = f"quality_cross_tenant_{table}_{column}"
+        if test_name in skip:
+            continue
+        row_tenant = ROW_TENANT.get(table, "rows.tenant_id")
+        # the new parent first (for a task, a role no task is assigned to: its workload must
+        # stay without tasks), then a row of another tenant
+        other = conn.execute(
+            f"select parents.id::text, parents.tenant_id::text from vital.{parent} as parents"
+            f" where {usable('parents', parent, new_parent=table == 'workflow_tasks')}"
+            " order by md5(parents.id::text) limit 1"
+        ).fetchone()
+        assert other is not None, test_name
+        row = conn.execute(
+            f"select rows.id::text from vital.{table} as rows"
+            f" inner join vital.{parent} as current on current.id = rows.{column}"
+            f" where {usable('rows', table)} and {usable('current', parent)}"
+            f" and {row_tenant} <> %s::uuid"
+            " and rows.id is not null and rows.id::text <> all(%s)"
+            f" and rows.id not in (select id from vital.{table} where id is not null"
+            " group by id having count(*) > 1)"
+            " order by md5(rows.id::text) limit 1",
+            (other[1], sorted(taken)),
+        ).fetchone()
+        assert row is not None, test_name
+        key = row[0]
+        conn.execute(f"update vital.{table} set {column} = %s where id = %s", (other[0], key))
+        taken.add(key)
+        probes: tuple[str, ...] = ()
+        if table == "workflow_tasks":
+            probes = (
+                "select count(*) from value_view.mv_value_view_role_workload"
+                f" where role_id = '{other[0]}' and tasks_assigned_count > 0",
+            )
+        injected.append(
+            Injection(test_name, table, column, frozenset([key]), "rejected", 1, probes)
+        )
+    return injected
+
+
 @pytest.fixture(scope="module")
 def bad(
     server: database.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
@@ -372,6 +675,7 @@ def bad(
     database.ensure_database(settings)
     target = tmp_path_factory.mktemp("dbt_bad_input")
     env = {**os.environ, **settings.env(), "DBT_USE_COLORS": "false"}
+    logins: dict[str, str] = {}
     try:
         demo_data.load_demo_data(
             settings,
@@ -387,14 +691,27 @@ def bad(
         project.run_dbt(["test", "--quiet", *QUALITY_SELECTION], target_path=target, env=env)
         baseline = failures(target)
         with database.connect(settings) as conn, conn.transaction():
+            foreign_keys = tenant_foreign_keys(conn, SCHEMA)
             drop_source_constraints(conn, SCHEMA)
-            injections = inject(conn)
-        # The quarantine models are tables: the build that follows new source rows rebuilds them.
-        project.run_dbt(
-            ["run", "--quiet", "--select", "path:models/quarantine"], target_path=target, env=env
-        )
-        run = project.run_dbt(["test", *QUALITY_SELECTION], target_path=target, env=env)
+            injections = inject(conn) + inject_build_stoppers(conn)
+            injections += inject_cross_tenant(
+                conn,
+                foreign_keys,
+                {key for injection in injections for key in injection.keys},
+                {injection.test_name for injection in injections},
+            )
+            tenants = [row[0] for row in conn.execute("select id::text from vital.tenants")]
+        # The whole build, as a scheduled run would do it: no bad row may stop it.
+        build_error = None
+        try:
+            output = project.run_dbt(["build"], target_path=target, env=env, timeout=3600).stdout
+        except project.DbtCommandError as error:
+            output = build_error = str(error)
         manifest = json.loads((target / "manifest.json").read_text())
+        for tenant in tenants:
+            login = f"vv_bad_{os.getpid()}_{secrets.token_hex(3)}"
+            tenancy.add_login(settings, login, tenant, password=PASSWORD)
+            logins[tenant] = login
         yield BadInput(
             settings,
             target,
@@ -402,10 +719,15 @@ def bad(
             manifest,
             baseline,
             failures(target),
-            run.stdout,
+            output,
+            build_error,
+            json.loads((target / "run_results.json").read_text()),
             injections,
+            logins,
         )
     finally:
+        for login in logins.values():
+            tenancy.remove_login(settings, login)
         database.drop_database(settings)
 
 
@@ -468,7 +790,7 @@ def test_stored_failures_hold_the_injected_keys(bad: BadInput) -> None:
         finding.name: finding
         for finding in quality.findings(
             bad.settings,
-            json.loads((bad.target / "run_results.json").read_text()),
+            bad.run_results,
             bad.manifest,
         )
     }
@@ -552,3 +874,149 @@ def test_reconciliation_balances(bad: BadInput) -> None:
     unbalanced = {table for table, row in rows.items() if not row.is_balanced}
     reported = bad.after.get("quality_reconciliation_unbalanced", 0)
     assert reported == len(unbalanced)
+
+
+# --------------------------------------------------------------------------------------
+# Slow: the whole build with the bad rows
+# --------------------------------------------------------------------------------------
+
+
+def _marts(bad: BadInput) -> list[dict[str, Any]]:
+    return [
+        node
+        for node in bad.manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["original_file_path"].startswith("models/marts/")
+    ]
+
+
+@pytest.mark.slow
+def test_no_bad_row_stops_the_build_and_every_mart_refreshes(bad: BadInput) -> None:
+    assert bad.build_error is None, bad.build_error
+    results = bad.run_results["results"]
+    stopped = [
+        f"{result['unique_id']}: {result['status']} {result.get('message') or ''}"
+        for result in results
+        if result["status"] in ("error", "fail", "skipped", "runtime error")
+    ]
+    assert not stopped, "\n".join(stopped)
+    status = {result["unique_id"]: result["status"] for result in results}
+    marts = _marts(bad)
+    assert len(marts) >= 12
+    assert {node["unique_id"]: status.get(node["unique_id"]) for node in marts} == {
+        node["unique_id"]: "success" for node in marts
+    }
+
+
+@pytest.mark.slow
+def test_no_injected_row_reaches_a_mart(bad: BadInput) -> None:
+    probed = [injection for injection in bad.injections if injection.probes]
+    assert len(probed) >= 9
+    with database.connect(bad.settings, autocommit=True) as conn:
+
+        def check(injection: Injection) -> str | None:
+            for probe in injection.probes:
+                count = conn.execute(probe).fetchone()[0]
+                if count:
+                    return f"{injection.test_name}: {count} rows in a mart: {probe}"
+            return None
+
+        _each(bad, check)
+
+
+@pytest.mark.slow
+def test_every_bi_relation_reads_whole(bad: BadInput) -> None:
+    """select * of every mart, as a BI tool would: no value a reader cannot decode."""
+    relations = tenancy.bi_relations(bad.manifest)
+    assert relations
+    with database.connect(bad.settings, autocommit=True) as conn:
+        for relation in relations:
+            conn.execute(
+                sql.SQL("select * from {}.{}").format(
+                    sql.Identifier(relation.schema), sql.Identifier(relation.relation)
+                )
+            ).fetchall()
+
+
+@pytest.mark.slow
+def test_each_bad_row_is_counted_once_under_its_class(bad: BadInput) -> None:
+    relations = {
+        node["name"]: node["relation_name"]
+        for node in bad.manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["name"].startswith("quarantine_")
+    }
+    with database.connect(bad.settings, autocommit=True) as conn:
+
+        def check(injection: Injection) -> str | None:
+            per_key = injection.rows // len(injection.keys)
+            for key in injection.keys:
+                count = conn.execute(
+                    f"select count(*) from {relations['quarantine_' + injection.table]}"
+                    " where test_name = %s and coalesce(row_id::text, 'null') = %s",
+                    (injection.test_name, key),
+                ).fetchone()[0]
+                if count != per_key:
+                    return f"{injection.test_name}: {key} counted {count} times, expected {per_key}"
+            return None
+
+        _each(bad, check)
+
+
+@pytest.mark.slow
+def test_every_foreign_key_between_tenants_is_a_checked_class(bad: BadInput) -> None:
+    crossed = {
+        injection.test_name
+        for injection in bad.injections
+        if injection.test_name.startswith("quality_cross_tenant_")
+    }
+    assert "quality_cross_tenant_ai_opportunities_jtbd_id" in crossed
+    assert "quality_cross_tenant_workflow_tasks_assigned_role_id" in crossed
+    assert len(crossed) >= 16
+    declared = {test.name for test in quality.quality_tests(bad.manifest)}
+    assert crossed <= declared, sorted(crossed - declared)
+
+
+@pytest.mark.slow
+def test_tenant_views_show_no_other_tenants_rows(bad: BadInput) -> None:
+    assert len(bad.logins) >= 2
+    owners: dict[str, dict[str, list[str]]] = {}
+    with database.connect(bad.settings, autocommit=True) as conn:
+        for column, table in ENTITY_COLUMNS.items():
+            owners[column] = {
+                tenant: [
+                    row[0]
+                    for row in conn.execute(
+                        sql.SQL("select id::text from {}.{} where tenant_id::text = %s").format(
+                            sql.Identifier(SCHEMA), sql.Identifier(table)
+                        ),
+                        (tenant,),
+                    ).fetchall()
+                ]
+                for tenant in bad.logins
+            }
+        columns = conn.execute(
+            "select table_name::text, column_name::text from information_schema.columns"
+            " where table_schema = %s and column_name = any(%s)",
+            (tenancy.TENANT_SCHEMA, list(ENTITY_COLUMNS)),
+        ).fetchall()
+    assert len({table for table, _ in columns}) >= 8
+    leaks = []
+    for tenant, login in bad.logins.items():
+        with database.connect(
+            replace(bad.settings, user=login, password=PASSWORD), autocommit=True
+        ) as conn:
+            for relation, column in columns:
+                others = [
+                    key for owner, keys in owners[column].items() if owner != tenant for key in keys
+                ]
+                count = conn.execute(
+                    sql.SQL("select count(*) from {}.{} where {}::text = any(%s)").format(
+                        sql.Identifier(tenancy.TENANT_SCHEMA),
+                        sql.Identifier(relation),
+                        sql.Identifier(column),
+                    ),
+                    (others,),
+                ).fetchone()[0]
+                if count:
+                    leaks.append(f"{login} ({tenant}) reads {count} rows of {relation}.{column}")
+    assert not leaks, "\n".join(leaks)

@@ -9,9 +9,13 @@
       duplicate_key     the same id on several rows: every copy is rejected    (per table)
       duplicate         a code repeated within its scope: later copies rejected
       orphan            a foreign key with no parent row
-      cross_tenant      a foreign key to a parent row of another tenant
+      cross_tenant      a foreign key to a parent row of another tenant (the row's tenant is
+                        its tenant_id, or its parent's for a table with tenant_via)
       parent_deleted    a live row under a soft-deleted parent                  (flagged)
+      missing           a required column (not a key) is null
       range             a number outside its range (scores 0-10, opportunity 0-20, ...)
+      nonfinite         NaN or an infinite number or timestamp
+      too_long          text longer than its bound (names reach btree indexes)
       bad_enum          a value outside the accepted set
       malformed_json    a JSON document without the expected shape
       oversized         professional data over 512 KB of JSON text              (flagged)
@@ -28,6 +32,7 @@
     {%- set parents = spec.get("parents", {}) -%}
     {%- set flagged = spec.get("flagged", []) -%}
     {%- set tenant_scoped = "tenant_id" in keys -%}
+    {%- set tenant_via = spec.get("tenant_via", [none])[0] -%}
     {%- set rules = [] -%}
 
     {%- for column in keys -%}
@@ -48,7 +53,9 @@
             "description": column ~ " has no row in " ~ parent}) -%}
     {%- endfor -%}
     {%- for column, parent in parents.items() -%}
-        {%- if tenant_scoped and column != "tenant_id" and "tenant_id" in tables[parent].get("keys", []) -%}
+        {%- if (tenant_scoped or tenant_via is not none)
+            and column not in ("tenant_id", tenant_via)
+            and "tenant_id" in tables[parent].get("keys", []) -%}
             {%- do rules.append({"check": "cross_tenant", "column": column, "parent": parent,
                 "description": column ~ " points at a " ~ parent ~ " row of another tenant"}) -%}
         {%- endif -%}
@@ -60,6 +67,10 @@
                 "description": column ~ " points at a soft-deleted " ~ parent ~ " row"}) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- for column in spec.get("required", []) -%}
+        {%- do rules.append({"check": "missing", "column": column,
+            "description": column ~ " is null"}) -%}
+    {%- endfor -%}
     {%- for column, bounds in spec.get("ranges", {}).items() -%}
         {%- set low = bounds[0] -%}
         {%- set high = bounds[1] -%}
@@ -68,6 +79,21 @@
                 " outside " ~ low ~ "-" ~ high if low is not none and high is not none
                 else (" below " ~ low if low is not none else " above " ~ high)
             )}) -%}
+    {%- endfor -%}
+    {%- set finite = [] -%}
+    {%- for column in spec.get("ranges", {}).keys() | list + spec.get("finite", []) + spec.get("timestamps", []) -%}
+        {%- if column not in finite -%}
+            {%- do finite.append(column) -%}
+            {#- rejected even where the column's other checks flag: readers such as psycopg
+                cannot decode an infinite timestamp, and NaN passes every comparison -#}
+            {%- do rules.append({"check": "nonfinite", "column": column,
+                "disposition": "rejected",
+                "description": column ~ " is NaN or infinite"}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for column, limit in spec.get("text", {}).items() -%}
+        {%- do rules.append({"check": "too_long", "column": column, "limit": limit,
+            "description": column ~ " is longer than " ~ limit ~ " characters"}) -%}
     {%- endfor -%}
     {%- for column, values in spec.get("enums", {}).items() -%}
         {%- do rules.append({"check": "bad_enum", "column": column, "values": values,

@@ -8,10 +8,20 @@
       source        dbt source name (vital or evaluations)
       keys          columns that must not be null (the primary key and required foreign keys)
       parents       foreign key column -> parent table (also checked across tenants when both
-                    rows carry a tenant_id, and against soft-deleted parents)
+                    rows have a tenant, and against soft-deleted parents)
+      tenant_via    [foreign key, parent table] for a table without tenant_id: the row's tenant
+                    is its parent's (followed up the parents' own tenant_via), so its other
+                    foreign keys are checked across tenants too
+      required      columns, other than keys, that must not be null (the columns the marts show
+                    or compute with; an enumeration's null is its bad_enum finding instead)
+      text          column -> most characters (names and codes reach the marts' btree indexes,
+                    whose entries hold at most 2,704 bytes)
       unique        [{column, within}]: later rows of a duplicated code (by order) are rejected
       order         how "later" is decided for duplicates (default created_at, id)
-      ranges        column -> [min, max] (either may be none)
+      ranges        column -> [min, max] (either may be none); upper bounds keep sums within
+                    the marts' numeric types. Each range column, each timestamp and each
+                    column of `finite` is also checked for NaN and infinite values
+      finite        further numeric or timestamp columns that must be finite
       enums         column -> accepted values
       json          column -> SQL predicate that is true for a malformed value ($json = column)
       oversized     column -> largest JSON text size in bytes (flagged, not rejected)
@@ -23,20 +33,29 @@
     Tables the marts do not read (therapeutic_areas, products, diseases, evidence) are left out.
 -#}
 {% macro quality_tables() -%}
-    {%- set professional_number_paths = [
-        "financialMetrics,annualRevenue",
-        "financialMetrics,netProfit",
-        "financialMetrics,ebitda",
-        "customerAnalytics,customerLifetimeValue",
-        "customerAnalytics,churnRate",
-    ] -%}
+    {#- The numbers the marts read from professional_data, with the magnitude each may have
+        (the marts hold money as numeric(15, 2), rates as numeric(6, 4), NPS as numeric(5, 1)). -#}
+    {%- set professional_number_paths = {
+        "financialMetrics,annualRevenue": [-1e12, 1e12],
+        "financialMetrics,netProfit": [-1e12, 1e12],
+        "financialMetrics,ebitda": [-1e12, 1e12],
+        "customerAnalytics,customerLifetimeValue": [0, 1e12],
+        "customerAnalytics,churnRate": [0, 1],
+        "customerAnalytics,retentionRate": [0, 1],
+        "customerAnalytics,nps": [-100, 100],
+    } -%}
     {%- set professional_data_malformed -%}
         $json is not null and (
             jsonb_typeof($json) <> 'object'
             or coalesce(jsonb_typeof($json -> 'financialMetrics'), 'object') <> 'object'
             or coalesce(jsonb_typeof($json -> 'customerAnalytics'), 'object') <> 'object'
-            {%- for path in professional_number_paths %}
-            or coalesce(jsonb_typeof($json #> '{{ "{" ~ path ~ "}" }}'), 'null') not in ('number', 'null')
+            {%- for path, bounds in professional_number_paths.items() %}
+            {%- set value = "$json #> '{" ~ path ~ "}'" %}
+            or coalesce(jsonb_typeof({{ value }}), 'null') not in ('number', 'null')
+            or (
+                jsonb_typeof({{ value }}) = 'number'
+                and ({{ value }})::numeric not between {{ bounds[0] }} and {{ bounds[1] }}
+            )
             {%- endfor %}
         )
     {%- endset -%}
@@ -46,32 +65,46 @@
         or coalesce(jsonb_typeof($json -> '{{ key }}'), 'array') <> 'array'
         {%- endfor %}
         or coalesce(jsonb_typeof($json -> 'min_opportunity_score'), 'number') <> 'number'
+        or (
+            jsonb_typeof($json -> 'min_opportunity_score') = 'number'
+            and ($json -> 'min_opportunity_score')::numeric not between 0 and 20
+        )
     {%- endset -%}
     {%- do return({
         "tenants": {
             "source": "vital",
             "keys": ["id"],
+            "required": ["tenant_name", "slug"],
+            "text": {"tenant_name": 255, "slug": 255},
             "unique": [{"column": "slug", "within": []}],
         },
         "industries": {
             "source": "vital",
             "keys": ["id", "tenant_id"],
             "parents": {"tenant_id": "tenants"},
+            "required": ["industry_name"],
+            "text": {"industry_name": 255},
         },
         "org_business_functions": {
             "source": "vital",
             "keys": ["id", "tenant_id", "industry_id"],
             "parents": {"tenant_id": "tenants", "industry_id": "industries"},
+            "required": ["function_name"],
+            "text": {"function_name": 255},
         },
         "org_departments": {
             "source": "vital",
             "keys": ["id", "tenant_id", "function_id"],
             "parents": {"tenant_id": "tenants", "function_id": "org_business_functions"},
+            "required": ["department_name"],
+            "text": {"department_name": 255},
         },
         "org_roles": {
             "source": "vital",
             "keys": ["id", "tenant_id", "department_id"],
             "parents": {"tenant_id": "tenants", "department_id": "org_departments"},
+            "required": ["role_name", "headcount"],
+            "text": {"role_name": 255},
             "ranges": {"headcount": [0, none]},
             "enums": {
                 "seniority": [
@@ -83,12 +116,19 @@
             "source": "vital",
             "keys": ["id", "tenant_id", "role_id"],
             "parents": {"tenant_id": "tenants", "role_id": "org_roles"},
+            "required": ["persona_name", "ai_maturity_score", "work_complexity_score"],
+            "text": {"persona_name": 255},
             "ranges": {"ai_maturity_score": [0, 10], "work_complexity_score": [0, 10]},
-            "enums": {"validation_status": ["draft", "in_review", "published", "archived"]},
+            "enums": {
+                "archetype": ["AUTOMATOR", "ORCHESTRATOR", "LEARNER", "SKEPTIC"],
+                "validation_status": ["draft", "in_review", "published", "archived"],
+            },
         },
         "strategic_pillars": {
             "source": "vital",
             "keys": ["id"],
+            "required": ["name"],
+            "text": {"name": 255},
             "unique": [{"column": "code", "within": []}],
             "enums": {"code": ["SP01", "SP02", "SP03", "SP04", "SP05", "SP06", "SP07"]},
         },
@@ -96,6 +136,8 @@
             "source": "vital",
             "keys": ["id", "tenant_id"],
             "parents": {"tenant_id": "tenants"},
+            "required": ["code", "name"],
+            "text": {"code": 255, "name": 255},
             "unique": [{"column": "code", "within": ["tenant_id"]}],
             "enums": {
                 "complexity": ["low", "medium", "high", "very_high"],
@@ -115,6 +157,7 @@
             "source": "vital",
             "keys": ["id", "jtbd_id", "pillar_id"],
             "parents": {"jtbd_id": "jtbd", "pillar_id": "strategic_pillars"},
+            "required": ["alignment_weight"],
             "unique": [{"column": "pillar_id", "within": ["jtbd_id"]}],
             "ranges": {"alignment_weight": [0, 1]},
         },
@@ -122,6 +165,7 @@
             "source": "vital",
             "keys": ["id", "jtbd_id"],
             "parents": {"jtbd_id": "jtbd"},
+            "required": ["importance_score", "satisfaction_score"],
             "ranges": {
                 "importance_score": [0, 10],
                 "satisfaction_score": [0, 10],
@@ -132,6 +176,7 @@
             "source": "vital",
             "keys": ["id", "tenant_id", "jtbd_id", "persona_id"],
             "parents": {"tenant_id": "tenants", "jtbd_id": "jtbd", "persona_id": "personas"},
+            "required": ["importance_score", "satisfaction_score", "opportunity_score"],
             "unique": [{"column": "persona_id", "within": ["jtbd_id"]}],
             "order": ["scored_at", "id"],
             "ranges": {
@@ -153,6 +198,7 @@
             "source": "vital",
             "keys": ["id", "jtbd_id"],
             "parents": {"jtbd_id": "jtbd"},
+            "required": ["overall_score", "data_readiness_score", "risk_score"],
             "unique": [{"column": "jtbd_id", "within": []}],
             "order": ["assessed_at", "id"],
             "ranges": {
@@ -168,6 +214,8 @@
         "ref_value_drivers": {
             "source": "vital",
             "keys": ["id"],
+            "required": ["code", "name"],
+            "text": {"code": 255, "name": 255},
             "unique": [{"column": "code", "within": []}],
             "order": ["id"],
             "enums": {"value_category": ["time", "cost", "quality", "risk", "strategic_impact"]},
@@ -176,10 +224,17 @@
             "source": "vital",
             "keys": ["id", "tenant_id", "jtbd_id"],
             "parents": {"tenant_id": "tenants", "jtbd_id": "jtbd"},
+            "required": [
+                "opportunity_name",
+                "automation_potential",
+                "estimated_time_savings_hours",
+                "estimated_cost_savings_usd",
+            ],
+            "text": {"opportunity_name": 255},
             "ranges": {
                 "automation_potential": [0, 1],
-                "estimated_time_savings_hours": [0, none],
-                "estimated_cost_savings_usd": [0, none],
+                "estimated_time_savings_hours": [0, 100000],
+                "estimated_cost_savings_usd": [0, 1000000000],
             },
             "enums": {
                 "status": [
@@ -203,7 +258,9 @@
             "source": "vital",
             "keys": ["id", "tenant_id", "jtbd_id"],
             "parents": {"tenant_id": "tenants", "jtbd_id": "jtbd"},
-            "ranges": {"estimated_duration_hours": [0, none]},
+            "required": ["name", "estimated_duration_hours"],
+            "text": {"name": 255},
+            "ranges": {"estimated_duration_hours": [0, 100000]},
             "enums": {
                 "status": ["draft", "active", "deprecated"],
                 "automation_level": ["manual", "assisted", "semi_automated", "automated"],
@@ -214,15 +271,19 @@
             "source": "vital",
             "keys": ["id", "workflow_template_id"],
             "parents": {"workflow_template_id": "workflow_templates"},
+            "tenant_via": ["workflow_template_id", "workflow_templates"],
+            "required": ["stage_number", "estimated_duration_hours"],
             "unique": [{"column": "stage_number", "within": ["workflow_template_id"]}],
-            "ranges": {"stage_number": [1, none], "estimated_duration_hours": [0, none]},
+            "ranges": {"stage_number": [1, none], "estimated_duration_hours": [0, 100000]},
         },
         "workflow_tasks": {
             "source": "vital",
             "keys": ["id", "workflow_stage_id"],
             "parents": {"workflow_stage_id": "workflow_stages", "assigned_role_id": "org_roles"},
+            "tenant_via": ["workflow_stage_id", "workflow_stages"],
+            "required": ["task_number", "estimated_minutes"],
             "unique": [{"column": "task_number", "within": ["workflow_stage_id"]}],
-            "ranges": {"task_number": [1, none], "estimated_minutes": [0, none]},
+            "ranges": {"task_number": [1, none], "estimated_minutes": [0, 6000000]},
         },
         "value_metrics": {
             "source": "vital",
@@ -237,12 +298,16 @@
                 "value_category": ["time", "cost", "quality", "risk", "strategic_impact"],
                 "unit": ["hours", "usd", "percent", "score"],
             },
+            "required": ["metric_name", "baseline_value", "target_value", "measured_at"],
+            "text": {"metric_name": 255},
+            "finite": ["baseline_value", "target_value", "actual_value"],
             "timestamps": ["measured_at"],
         },
         "users": {
             "source": "vital",
             "keys": ["id", "tenant_id"],
             "parents": {"tenant_id": "tenants", "role_id": "org_roles", "persona_id": "personas"},
+            "required": ["email"],
             "unique": [{"column": "email", "within": []}],
             "timestamps": ["last_login_at"],
             "flagged": ["last_login_at"],
@@ -261,7 +326,12 @@
             "source": "evaluations",
             "keys": ["id", "tenant_id", "user_id"],
             "parents": {"tenant_id": "tenants", "user_id": "users"},
-            "ranges": {"health_score": [0, 100], "confidence_score": [0, 100]},
+            "required": ["data_version"],
+            "ranges": {
+                "health_score": [0, 100],
+                "confidence_score": [0, 100],
+                "data_version": [1, none],
+            },
             "enums": {
                 "subscription_tier": ["basic", "professional", "enterprise"],
                 "status": ["draft", "processing", "completed", "failed", "archived"],
@@ -281,6 +351,7 @@
             "source": "evaluations",
             "keys": ["id", "evaluation_id", "user_id"],
             "parents": {"user_id": "users"},
+            "required": ["timestamp"],
             "enums": {
                 "change_type": ["create", "update", "tier_upgrade", "view", "export", "delete"],
             },

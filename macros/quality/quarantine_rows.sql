@@ -16,6 +16,20 @@
     {%- set rules = quality_rules(table) -%}
     {%- set tenant_scoped = "tenant_id" in spec.get("keys", []) -%}
     {%- set tolerance = var("quality_future_tolerance", "1 hour") -%}
+    {#- The row's tenant: its tenant_id, or the tenant of the parent chain named by tenant_via. -#}
+    {%- set tenant_chain = [] -%}
+    {%- set walk = namespace(table=table, alias="checked") -%}
+    {%- for step in range(5) -%}
+        {%- set via = tables[walk.table].get("tenant_via") -%}
+        {%- if via and "tenant_id" not in tables[walk.table].get("keys", []) -%}
+            {%- set alias = "tenant_parent_" ~ loop.index -%}
+            {%- do tenant_chain.append({"table": via[1], "alias": alias,
+                "on": alias ~ ".id = " ~ walk.alias ~ "." ~ quality_quote(via[0])}) -%}
+            {%- set walk.table = via[1] -%}
+            {%- set walk.alias = alias -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set row_tenant = walk.alias ~ ".tenant_id" -%}
 with
 
 checks as (
@@ -36,9 +50,10 @@ checks as (
             {%- elif rule.check == "duplicate" %} concat_ws(' / '
                 {%- for scope in rule.within %}, checked.{{ quality_quote(scope) }}::text{% endfor -%}
                 , checked.{{ column }}::text)
-            {%- elif rule.check == "cross_tenant" %} checked.{{ column }}::text || ' (tenant ' || parents.tenant_id::text || ')'
+            {%- elif rule.check == "cross_tenant" %} checked.{{ column }}::text || ' (tenant ' || parents.tenant_id::text || ', the row''s ' || {{ row_tenant }}::text || ')'
             {%- elif rule.check == "parent_deleted" %} checked.{{ column }}::text || ' (deleted ' || parents.deleted_at::text || ')'
             {%- elif rule.check == "bad_enum" %} coalesce(checked.{{ column }}::text, 'null')
+            {%- elif rule.check == "too_long" %} char_length(checked.{{ column }}::text)::text || ' characters: ' || checked.{{ column }}::text
             {%- elif rule.check == "oversized" %} octet_length(checked.{{ column }}::text)::text || ' bytes'
             {%- elif rule.check == "unpublished_persona" %} checked.{{ column }}::text || ' (' || coalesce(parents.validation_status::text, 'null') || ')'
             {%- else %} checked.{{ column }}::text
@@ -76,12 +91,18 @@ checks as (
     where checked.copy_number > 1
     {%- elif rule.check in ("cross_tenant", "parent_deleted", "unpublished_persona") %}
     from {{ source(spec.source, table) }} as checked
+    {%- if rule.check == "cross_tenant" %}
+    {%- for link in tenant_chain %}
+    inner join {{ source(tables[link.table].source, link.table) }} as {{ link.alias }}
+        on {{ link.on }}
+    {%- endfor %}
+    {%- endif %}
     inner join {{ source(tables[rule.parent].source, rule.parent) }} as parents
         on checked.{{ column }} = parents.id
     where
         {{ live }}
         {%- if rule.check == "cross_tenant" %}
-        and checked.tenant_id <> parents.tenant_id
+        and {{ row_tenant }} <> parents.tenant_id
         {%- elif rule.check == "parent_deleted" %}
         and parents.deleted_at is not null
         {%- else %}
@@ -99,7 +120,14 @@ checks as (
             select 1 from {{ source(tables[rule.parent].source, rule.parent) }} as parents
             where parents.id = checked.{{ column }}
         )
+        {%- elif rule.check == "missing" %}
+        and checked.{{ column }} is null
+        {%- elif rule.check == "nonfinite" %}
+        and lower(checked.{{ column }}::text) in ('nan', 'infinity', '-infinity')
+        {%- elif rule.check == "too_long" %}
+        and char_length(checked.{{ column }}::text) > {{ rule.limit }}
         {%- elif rule.check == "range" %}
+        and lower(checked.{{ column }}::text) not in ('nan', 'infinity', '-infinity')
         and (
             false
             {%- if rule.min is not none %}
@@ -122,6 +150,7 @@ checks as (
         and octet_length(checked.{{ column }}::text) > {{ rule.limit }}
         {%- elif rule.check == "future_timestamp" %}
         and checked.{{ column }} > now() + interval {{ value_view_sql_literal(tolerance) }}
+        and checked.{{ column }} <> 'infinity'
         {%- endif %}
     {%- endif %}
     {% endfor %}

@@ -174,6 +174,14 @@ persona_jobs as (
 
 ),
 
+placed_roles as (
+
+    select distinct role_id
+    from org_tree
+    where role_id is not null
+
+),
+
 persona_options as (
 
     select
@@ -187,6 +195,10 @@ persona_options as (
         'jtbd' as counted_entity_type,
         count(persona_jobs.jtbd_id) as entity_count
     from personas
+    -- under a role of the tree only: a role the quarantine rejected (or whose department was)
+    -- has no option, and its personas would name a parent option that does not exist
+    inner join placed_roles
+        on personas.role_id = placed_roles.role_id
     left join persona_jobs
         on personas.role_id = persona_jobs.role_id
     group by personas.tenant_id, personas.persona_id, personas.persona_name, personas.role_id

@@ -54,8 +54,12 @@ unpacked as (
             when jsonb_typeof(saved_filters -> 'frequency') = 'array'
                 then array(select jsonb_array_elements_text(saved_filters -> 'frequency'))
         end as saved_frequency,
+        -- the cast cannot fail: a reader's filter on this column may be evaluated before the
+        -- quarantine's anti-join removes a score out of 0-20 (malformed_json)
         case
-            when jsonb_typeof(saved_filters -> 'min_opportunity_score') = 'number'
+            when
+                jsonb_typeof(saved_filters -> 'min_opportunity_score') = 'number'
+                and (saved_filters -> 'min_opportunity_score')::numeric between 0 and 20
                 then (saved_filters ->> 'min_opportunity_score')::numeric(4, 2)
         end as saved_min_opportunity_score,
         case

@@ -2,12 +2,14 @@
 
 -- The heatmap holds exactly one row per published persona x live job performed by the persona's
 -- role, recomputed here from staging: returns the pairs it misses and the rows it should not have.
+-- Personas are those placed in the organisation (int_published_personas_joined): a persona whose
+-- role, department or function the quarantine rejected has no place in the heatmap.
 
 with
 
 personas as (
 
-    select * from {{ ref('stg_vital__personas') }}
+    select * from {{ ref('int_published_personas_joined') }}
 
 ),
 
@@ -41,7 +43,6 @@ expected_pairs as (
         on personas.role_id = jtbd_roles.role_id
     inner join jobs
         on jtbd_roles.jtbd_id = jobs.jtbd_id
-    where personas.validation_status = 'published'
 
 ),
 
