@@ -226,7 +226,9 @@ def test_a_forced_tier_run_rebuilds_exactly_its_tier(full_run, defs, manifest, w
     config = _tier_config(warehouse, force=True)
     result = pipeline.run_pipeline(defs, instance, config, job_name=tier.job_name)
     assert result.success, _failures(result)
-    assert _materialized(result) == set(tier.asset_keys)
+    # The tier's marts, after the quarantine they read (brought up to date first).
+    assert tier.quarantine_keys
+    assert _materialized(result) == set(tier.asset_keys) | set(tier.quarantine_keys)
     assert _skipped(result) == {}
     run = instance.get_run_by_id(result.run_id)
     assert run.tags["value_view/tier"] == tier.name
@@ -245,7 +247,8 @@ def test_a_tier_run_on_unchanged_sources_skips_its_marts_and_says_why(
     result = pipeline.run_pipeline(defs, instance, _tier_config(warehouse), job_name=tier.job_name)
     assert result.success, _failures(result)
     skipped = _skipped(result)
-    assert set(skipped) == set(by_key) - clock_bound
+    # Unchanged quarantine tables are skipped too: the run starts no dbt for them.
+    assert set(skipped) == set(by_key) - clock_bound | set(tier.quarantine_keys)
     for key, message in skipped.items():
         since = message.removeprefix("skipped: inputs unchanged since run ")
         built = instance.get_latest_materialization_event(key)
@@ -297,5 +300,19 @@ def test_a_source_change_rebuilds_exactly_the_affected_marts(
     assert changed == 1
     result = pipeline.run_pipeline(defs, instance, _tier_config(warehouse), job_name=tier.job_name)
     assert result.success, _failures(result)
-    assert _materialized(result) == readers | clock_bound
-    assert set(_skipped(result)) == set(by_key) - readers - clock_bound
+    # The quarantine models over the changed table are rebuilt before the marts; the others
+    # are skipped.
+    translator = ValueViewTranslator()
+    quarantine = {
+        translator.get_asset_key(manifest["nodes"][uid]): uid
+        for uid in project.quarantine_models(manifest)
+    }
+    assert set(quarantine) == set(tier.quarantine_keys)
+    checked = {
+        key for key, uid in quarantine.items() if changed_source in upstream(manifest, uid).sources
+    }
+    assert checked and set(quarantine) - checked
+    assert _materialized(result) == readers | clock_bound | checked
+    assert set(_skipped(result)) == (set(by_key) - readers - clock_bound) | (
+        set(quarantine) - checked
+    )

@@ -4,8 +4,10 @@ A tier's scheduled run rebuilds only the marts whose inputs changed since their 
 build records the mart's input versions (its SQL and everything upstream, and the data versions of
 the source tables under it; ``lib.inputs``) in the materialization's metadata, and a tier run
 compares them with the current ones. A skipped mart gets an observation saying since which run
-its inputs are unchanged. The pipeline job, and a tier run with ``force`` (or the run tag
-``value_view/force: true``), rebuild everything they select.
+its inputs are unchanged. The quarantine models a tier run brings up to date before its marts
+are treated the same way: each records its inputs, and one whose inputs are unchanged is
+skipped, so a tier run on unchanged sources runs no dbt at all. The pipeline job, and a tier run
+with ``force`` (or the run tag ``value_view/force: true``), rebuild everything they select.
 """
 
 import signal
@@ -70,10 +72,11 @@ def build_dbt_assets(
     dbt_project: DbtProject, manifest: Mapping[str, Any], translator: ValueViewTranslator
 ):
     """Every dbt model, seed and test as assets and checks, built with one `dbt build`."""
+    marts = manifests.mart_nodes(manifest)
     scheduled = {
-        translator.get_asset_key(node): uid
-        for uid, node in manifests.mart_nodes(manifest).items()
-        if manifests.refresh_cron(node)
+        translator.get_asset_key(manifest["nodes"][uid]): uid
+        for uid in [uid for uid, node in marts.items() if manifests.refresh_cron(node)]
+        + manifests.quarantine_models(manifest)
     }
 
     @dbt_assets(
@@ -88,17 +91,17 @@ def build_dbt_assets(
         warehouse: WarehouseResource,
         config: DbtBuildConfig,
     ) -> Iterator[Any]:
-        marts = {key: scheduled[key] for key in context.selected_asset_keys if key in scheduled}
+        tracked = {key: scheduled[key] for key in context.selected_asset_keys if key in scheduled}
         versions = (
             inputs.input_versions(
-                manifest, marts.values(), warehouse.settings(), warehouse.source()
+                manifest, tracked.values(), warehouse.settings(), warehouse.source()
             )
-            if marts
+            if tracked
             else {}
         )
         skipped = (
-            unchanged_marts(context, manifest, marts, versions, warehouse)
-            if marts and may_skip(context, config)
+            unchanged_marts(context, manifest, tracked, versions, warehouse)
+            if tracked and may_skip(context, config)
             else {}
         )
         for key, since in skipped.items():
@@ -111,9 +114,9 @@ def build_dbt_assets(
             return
         args = ["build"]
         if skipped:
-            excluded = (manifests.dbt_selector(manifest["nodes"][marts[key]]) for key in skipped)
+            excluded = (manifests.dbt_selector(manifest["nodes"][tracked[key]]) for key in skipped)
             args += ["--exclude", " ".join(excluded)]
-        recorded = {key: versions[uid] for key, uid in marts.items() if key not in skipped}
+        recorded = {key: versions[uid] for key, uid in tracked.items() if key not in skipped}
         with warehouse.dbt_environment(dbt_project):
             invocation = dbt.cli(args, context=context)
             try:
@@ -133,8 +136,8 @@ def unchanged_marts(
     versions: Mapping[str, Mapping[str, str]],
     warehouse: WarehouseResource,
 ) -> dict[AssetKey, str]:
-    """The marts a tier run may skip (inputs as recorded at their last build, relation still
-    there, rows not tied to the clock), each with the run that built it."""
+    """The marts (and quarantine tables) a tier run may skip (inputs as recorded at their last
+    build, relation still there, rows not tied to the clock), each with the run that built it."""
     nodes = {key: manifest["nodes"][uid] for key, uid in marts.items()}
     existing = inputs.existing_relations(
         warehouse.settings(), [manifests.qualified_name(node) for node in nodes.values()]

@@ -1,7 +1,11 @@
 """One refresh job and schedule per distinct ``meta.refresh.cron`` of the marts, from the manifest.
 
-Each job builds exactly its tier's relations with ``dbt build`` (so their dbt tests run too) and
-runs the latency and freshness checks on them. Runs carry the tier in the ``value_view/tier``
+Each job builds its tier's relations with ``dbt build`` (so their dbt tests run too) and runs the
+latency and freshness checks on them. It first brings the whole quarantine up to date (the
+quarantine tables every staging model filters with, and the reconciliation over them), so that
+rows that turned bad since the last build are kept out of the rebuilt marts and out of the
+real-time views, which read the same staging models; a quarantine model whose inputs did not
+change is skipped like a mart. Runs carry the tier in the ``value_view/tier``
 tag; the instance's run queue allows one run per tier value at a time, so two refreshes of one
 tier never overlap.
 """
@@ -41,6 +45,7 @@ class Tier:
     name: str
     unique_ids: tuple[str, ...]
     asset_keys: tuple[AssetKey, ...]
+    quarantine_keys: tuple[AssetKey, ...]
     dbt_select: str
 
     @property
@@ -55,6 +60,7 @@ class Tier:
 def refresh_tiers(manifest: Mapping[str, Any], translator: ValueViewTranslator) -> list[Tier]:
     """The refresh tiers declared in the marts' meta, hourly first."""
     tiers = []
+    quarantine = [manifest["nodes"][uid] for uid in manifests.quarantine_models(manifest)]
     for cron, unique_ids in manifests.refresh_tiers(manifest).items():
         nodes = [manifest["nodes"][uid] for uid in unique_ids]
         tiers.append(
@@ -63,7 +69,8 @@ def refresh_tiers(manifest: Mapping[str, Any], translator: ValueViewTranslator) 
                 name=manifests.tier_name(cron),
                 unique_ids=tuple(unique_ids),
                 asset_keys=tuple(translator.get_asset_key(node) for node in nodes),
-                dbt_select=" ".join(manifests.dbt_selector(node) for node in nodes),
+                quarantine_keys=tuple(translator.get_asset_key(node) for node in quarantine),
+                dbt_select=" ".join(manifests.dbt_selector(node) for node in quarantine + nodes),
             )
         )
     return tiers

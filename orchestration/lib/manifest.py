@@ -26,6 +26,7 @@ TARGET_PATH_ENV = "VALUE_VIEW_DBT_TARGET_PATH"
 MARTS_FOLDER = "marts"
 MART_LAYERS = ("marts", "realtime", "rollups", "professional_tier")
 REALTIME_TIER = "realtime"
+QUARANTINE_LAYER = "quarantine"
 LATENCY_CHECK = "latency_p95"
 BENCHMARKS = Path("analyses") / "benchmarks"
 RAW_BENCHMARKS = BENCHMARKS / "raw"
@@ -175,6 +176,18 @@ def mart_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 def latest_mart_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """The BI relations' latest versions (and the unversioned ones) by unique id."""
     return {uid: node for uid, node in mart_nodes(manifest).items() if is_latest_version(node)}
+
+
+def quarantine_models(manifest: Mapping[str, Any]) -> list[str]:
+    """The models of the quarantine layer (models/quarantine: the quarantine tables staging
+    reads and the reconciliation over them), by unique id in a stable order."""
+    return [
+        uid
+        for uid, node in sorted(manifest.get("nodes", {}).items())
+        if node.get("resource_type") == "model"
+        and node.get("package_name") == project_name(manifest)
+        and model_layer(node) == QUARANTINE_LAYER
+    ]
 
 
 def refresh_tiers(manifest: Mapping[str, Any]) -> dict[str, list[str]]:

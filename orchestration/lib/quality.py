@@ -155,15 +155,20 @@ def stored_keys(settings: ConnectionSettings, relation_name: str) -> set[str]:
         }
 
 
+def is_reconciliation(node: Mapping[str, Any]) -> bool:
+    """Whether a manifest node is the reconciliation model (``meta.quality: reconciliation``)."""
+    key, value = RECONCILIATION_META
+    return node.get("resource_type") == "model" and node_meta(node).get(key) == value
+
+
 def reconciliation(
     settings: ConnectionSettings, manifest: Mapping[str, Any]
 ) -> list[Reconciliation]:
     """The rows of the reconciliation model (``meta.quality: reconciliation``), table by table."""
-    key, value = RECONCILIATION_META
     relation = next(
         node["relation_name"]
         for node in manifest.get("nodes", {}).values()
-        if node.get("resource_type") == "model" and node_meta(node).get(key) == value
+        if is_reconciliation(node)
     )
     with connect(settings, autocommit=True) as conn:
         rows = conn.execute(
