@@ -96,8 +96,10 @@ def sealed(
         reader = f"vv_test_{suffix}_reader"
         with database.connect(settings, autocommit=True) as conn:
             conn.execute(
-                sql.SQL("create role {} login in role {}").format(
-                    sql.Identifier(reader), sql.Identifier(tenancy.READER_ROLE)
+                sql.SQL("create role {} login password {} in role {}").format(
+                    sql.Identifier(reader),
+                    sql.Literal(PASSWORD),
+                    sql.Identifier(tenancy.READER_ROLE),
                 )
             )
             created.append(reader)
