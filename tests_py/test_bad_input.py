@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from orchestration.lib import database, quality, tenancy
+from orchestration.lib import database, quality, tenancy, tenant_removal
 from orchestration.lib import dbt_runner as project
 from orchestration.tools import demo_data
 
@@ -727,7 +727,7 @@ def bad(
         )
     finally:
         for login in logins.values():
-            tenancy.remove_login(settings, login)
+            tenant_removal.remove_login(settings, login)
         database.drop_database(settings)
 
 

@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from orchestration.lib import database, tenancy
+from orchestration.lib import database, tenancy, tenant_removal
 from orchestration.lib import dbt_runner as project
 from orchestration.lib import manifest as manifests
 from orchestration.tools import demo_data
@@ -159,7 +159,7 @@ def warehouse(
         )
         yield Warehouse(settings, target, env, dict(manifest), login, schemas)
     finally:
-        tenancy.remove_login(settings, login)
+        tenant_removal.remove_login(settings, login)
         with database.connect(settings, autocommit=True) as conn:
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(login)))
         database.drop_database(settings)

@@ -68,7 +68,17 @@ class ScratchProject:
         arguments = [command, "--project-dir", str(self.root), "--profiles-dir", str(self.root)]
         arguments += ["--quiet", "--no-use-colors", *args]
         runner = dbtRunner(callbacks=[lambda event: messages.append(event.info.msg)])
-        result = runner.invoke(arguments)
+        # libpq reads the server's password file (PGPASSFILE) from the environment.
+        saved = {key: os.environ.get(key) for key in self.settings.env()}
+        os.environ.update(self.settings.env())
+        try:
+            result = runner.invoke(arguments)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         if result.exception is not None:
             messages.append(repr(result.exception))
         return DbtRun(ok=result.success, output="\n".join(messages))

@@ -415,6 +415,8 @@ def test_replica_lag_is_a_check_that_warns_then_fails_past_the_sla(
     own = _settings(standby)
     monkeypatch.setenv("VALUE_VIEW_REPLICA_HOST", own.host)
     monkeypatch.setenv("VALUE_VIEW_REPLICA_PORT", str(own.port))
+    # The replica has the primary's logins: its superuser's password is in the same file.
+    monkeypatch.setenv("PGPASSFILE", _settings(primary).passfile)
     with database.connect(_settings(primary), autocommit=True) as conn:
         conn.execute("create table if not exists lag_probe (at timestamptz)")
         conn.execute("insert into lag_probe values (now())")

@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from orchestration.lib import database, tenancy
+from orchestration.lib import database, tenancy, tenant_removal
 from orchestration.lib import dbt_runner as project
 from orchestration.tools import demo_data
 
@@ -115,7 +115,7 @@ def attacked(
         )
     finally:
         for login in logins:
-            tenancy.remove_login(settings, login)
+            tenant_removal.remove_login(settings, login)
         database.drop_database(settings)
 
 

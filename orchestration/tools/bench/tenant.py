@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib import tenancy
+from orchestration.lib import tenancy, tenant_removal
 from orchestration.lib.database import ConnectionSettings
 from orchestration.lib.measure import measure_query
 from orchestration.tools.bench import fmt
@@ -125,7 +125,7 @@ def measure_through_tenant_logins(
             )
     finally:
         for login in logins.values():
-            tenancy.remove_login(warehouse.settings, login)
+            tenant_removal.remove_login(warehouse.settings, login)
     return results
 
 
