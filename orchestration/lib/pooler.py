@@ -40,7 +40,8 @@ from psycopg import sql
 
 from orchestration.lib import tenancy
 from orchestration.lib.database import ConnectionSettings, connect, free_port, port_in_use
-from orchestration.lib.replica import check_port, first_line, require_program, wait_for_replay
+from orchestration.lib.programs import check_port, first_line, require_program
+from orchestration.lib.replica import wait_for_replay
 from orchestration.lib.server import EmbeddedServer
 
 POOLER_FOLDER = "pooler"

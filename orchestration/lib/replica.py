@@ -25,11 +25,10 @@ import psycopg
 
 from orchestration.lib.database import (
     ConnectionSettings,
-    SettingsError,
     connect,
-    port_in_use,
 )
 from orchestration.lib.passwords import hba_is_strict, write_private
+from orchestration.lib.programs import check_port, first_line, require_program
 from orchestration.lib.server import EmbeddedServer
 
 REPLICA_FOLDER = "replica"
@@ -46,7 +45,6 @@ MIN_WAL_SENDERS = 3
 MAX_SLOT_WAL_KEEP_SIZE = "4GB"
 STREAMING_TIMEOUT_S = 30.0
 FEEDBACK_RELEASE_TIMEOUT_S = 5.0
-UNPRIVILEGED_PORT_START = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
 
 # The replica's settings, on top of the primary's (pg_basebackup copies postgresql.conf).
 REPLICA_SETTINGS = {
@@ -92,60 +90,6 @@ class Replication:
             else f", last transaction replayed {self.replay_age_s:.1f} s ago"
         )
         return f"{self.receiver}{behind}{age}"
-
-
-def require_program(
-    program: str,
-    bin_dir: Path,
-    *,
-    install_hint: str = "",
-    error: type[RuntimeError] = ReplicaError,
-) -> str:
-    """The path of ``program`` in ``bin_dir`` or on PATH; ``error``, in one line naming it, when
-    it is in neither."""
-    candidate = bin_dir / program
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(program)
-    if found:
-        return found
-    hint = f" ({install_hint})" if install_hint else ""
-    raise error(f"{program} not found in {bin_dir} or on PATH{hint}")
-
-
-def unprivileged_port_start() -> int:
-    """The lowest port a process that is not root may listen on (Linux, default 1024)."""
-    try:
-        return int(UNPRIVILEGED_PORT_START.read_text())
-    except (OSError, ValueError):
-        return 1024
-
-
-def check_port(port: int, setting: str = "--port") -> int:
-    """A port on 127.0.0.1 the servers may listen on: in range, not privileged (they do not run
-    as root), and free."""
-    if not 0 < port < 65536:
-        raise SettingsError(f"{setting} must be between 1 and 65535, got {port}")
-    lowest = unprivileged_port_start()
-    if port < lowest:
-        raise SettingsError(
-            f"{setting} {port} is a privileged port; the servers do not run as root: choose one "
-            f"from {lowest} to 65535"
-        )
-    if port_in_use(port):
-        raise SettingsError(f"{setting} {port}: something already listens on 127.0.0.1:{port}")
-    return port
-
-
-def first_line(text: str) -> str:
-    """The line of a program's output that says what went wrong: its first FATAL or ERROR line,
-    else its first line."""
-    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    for line in lines:
-        for marker in ("FATAL:", "ERROR:"):
-            if marker in line:
-                return line[line.index(marker) :]
-    return lines[0] if lines else "no message"
 
 
 # -- the primary's side ---------------------------------------------------------------------
@@ -294,7 +238,7 @@ class ReplicaServer(EmbeddedServer):
     # -- the data folder: a copy of the primary, configured as a standby ----------------
     def _initdb(self) -> None:
         source = self._primary_settings()
-        basebackup = require_program("pg_basebackup", self.bin_dir())
+        basebackup = require_program("pg_basebackup", self.bin_dir(), error=ReplicaError)
         result = self._run(
             [
                 basebackup,
@@ -373,7 +317,7 @@ class ReplicaServer(EmbeddedServer):
         primary first when there is no data folder yet, or when the slot it resumed from is
         gone. Returns once the replica streams."""
         for program in ("pg_basebackup", "pg_ctl", "postgres"):
-            require_program(program, self.bin_dir())
+            require_program(program, self.bin_dir(), error=ReplicaError)
         running = self.status()
         if running is not None:
             if port is not None and port != running.port:

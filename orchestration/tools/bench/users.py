@@ -28,6 +28,7 @@ from orchestration.lib import health, tenancy
 from orchestration.lib import pooler as bi_pooler
 from orchestration.lib import settings as project_settings
 from orchestration.lib.database import ConnectionSettings, connect
+from orchestration.lib.programs import first_line
 from orchestration.tools.bench import fmt
 from orchestration.tools.bench.catalog import BenchmarkQuery
 from orchestration.tools.bench.figures import latency_summary
@@ -119,13 +120,6 @@ class ConnectionSampler:
                 conn.close()
 
 
-def _first_cause(message: str) -> str:
-    """The line of pgbench's output that says why (the server's FATAL), else its last line."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    fatal = [line for line in lines if "FATAL" in line]
-    return (fatal[0] if fatal else lines[-1] if lines else message)[:300]
-
-
 def _one_side(
     label: str,
     target: ConnectionSettings,
@@ -156,7 +150,7 @@ def _one_side(
                 "server_connections": sampler.peak,
                 "queries": 0,
                 "errors": users,
-                "error": _first_cause(str(error)),
+                "error": first_line(str(error))[:300],
             }
     latencies = run.latencies()
     return {
