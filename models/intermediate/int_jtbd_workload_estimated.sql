@@ -41,6 +41,7 @@ job_workload as (
         jobs.jtbd_id,
         jobs.frequency,
         runs_per_frequency.runs_per_year,
+        job_workflows.workflows_count,
         job_workflows.avg_workflow_duration_hours as hours_per_run,
         runs_per_frequency.runs_per_year * job_workflows.avg_workflow_duration_hours
             as estimated_annual_hours

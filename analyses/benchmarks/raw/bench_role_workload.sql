@@ -3,10 +3,12 @@
 {{ config(enabled=false) }}
 
 -- Raw twin of bench_role_workload: one tenant's roles computed from the VITAL source tables -
--- the live jobs each performs weighted by runs per working year (daily 250, weekly 52, monthly
--- 12, quarterly 4, annually 1) and the average duration of each job's workflows, its published
--- personas and their stored ODI scores, and the workflow tasks assigned to it - ordered and
--- limited like the mart query.
+-- the live jobs each performs and its hours a year on them (its time share of each job x the
+-- job's runs per working year - daily 250, weekly 52, monthly 12, quarterly 4, annually 1 - x
+-- the hours of its own tasks in a run where the job's workflows assign it some, else the
+-- average duration of the job's workflows), spread over its headcount, its published personas
+-- and their stored ODI scores, and the workflow tasks assigned to it - ordered and limited like
+-- the mart query.
 
 with
 
@@ -14,11 +16,29 @@ job_hours as (
 
     select
         workflows.jtbd_id,
+        count(*) as workflows_count,
         avg(workflows.estimated_duration_hours) as hours_per_run
 
     from {{ source('vital', 'workflow_templates') }} as workflows
     where workflows.deleted_at is null
     group by workflows.jtbd_id
+
+),
+
+role_job_task_minutes as (
+
+    select
+        tasks.assigned_role_id as role_id,
+        workflows.jtbd_id,
+        sum(tasks.estimated_minutes) as task_minutes
+
+    from {{ source('vital', 'workflow_tasks') }} as tasks
+    inner join {{ source('vital', 'workflow_stages') }} as stages
+        on tasks.workflow_stage_id = stages.id
+    inner join {{ source('vital', 'workflow_templates') }} as workflows
+        on stages.workflow_template_id = workflows.id
+    where workflows.deleted_at is null and tasks.assigned_role_id is not null
+    group by tasks.assigned_role_id, workflows.jtbd_id
 
 ),
 
@@ -34,14 +54,27 @@ role_jobs as (
         count(*) filter (where jobs.frequency = 'quarterly') as quarterly_jobs_count,
         count(*) filter (where jobs.frequency = 'annually') as annual_jobs_count,
         sum(runs.runs_per_year) as job_runs_per_year,
-        round(coalesce(sum(runs.runs_per_year * job_hours.hours_per_run), 0), 1)
-            as estimated_annual_hours
+        coalesce(
+            sum(
+                jtbd_roles.time_share_pct / 100.0
+                * runs.runs_per_year
+                * coalesce(
+                    task_minutes.task_minutes / 60.0 / job_hours.workflows_count,
+                    job_hours.hours_per_run
+                )
+            ),
+            0
+        ) as estimated_annual_hours
 
     from {{ source('vital', 'jtbd_roles') }} as jtbd_roles
     inner join {{ source('vital', 'jtbd') }} as jobs
         on jtbd_roles.jtbd_id = jobs.id
     left join job_hours
         on jobs.id = job_hours.jtbd_id
+    left join role_job_task_minutes as task_minutes
+        on
+            jtbd_roles.role_id = task_minutes.role_id
+            and jtbd_roles.jtbd_id = task_minutes.jtbd_id
     left join (
         values
         ('daily', 250),
@@ -135,11 +168,19 @@ role_workload as (
         coalesce(role_jobs.quarterly_jobs_count, 0) as quarterly_jobs_count,
         coalesce(role_jobs.annual_jobs_count, 0) as annual_jobs_count,
         coalesce(role_jobs.job_runs_per_year, 0) as job_runs_per_year,
-        coalesce(role_jobs.estimated_annual_hours, 0) as estimated_annual_hours,
+        round(coalesce(role_jobs.estimated_annual_hours, 0), 1) as estimated_annual_hours,
         case
             when roles.headcount > 0
                 then round(coalesce(role_jobs.estimated_annual_hours, 0) / roles.headcount, 1)
         end as estimated_annual_hours_per_head,
+        case
+            when roles.headcount > 0
+                then round(
+                    coalesce(role_jobs.estimated_annual_hours, 0)
+                    / roles.headcount / {{ var('working_hours_per_year') }},
+                    3
+                )
+        end as utilisation,
         coalesce(role_personas.personas_count, 0) as personas_count,
         role_scores.avg_opportunity_score,
         coalesce(role_tasks.workflows_assigned_count, 0) as workflows_assigned_count,

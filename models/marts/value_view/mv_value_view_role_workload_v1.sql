@@ -60,28 +60,6 @@ tasks as (
 
 ),
 
-role_jobs as (
-
-    select
-        jtbd_roles.role_id,
-        count(*) as jobs_count,
-        count(*) filter (where jtbd_roles.is_primary) as primary_jobs_count,
-        count(*) filter (where job_workload.frequency = 'daily') as daily_jobs_count,
-        count(*) filter (where job_workload.frequency = 'weekly') as weekly_jobs_count,
-        count(*) filter (where job_workload.frequency = 'monthly') as monthly_jobs_count,
-        count(*) filter (where job_workload.frequency = 'quarterly') as quarterly_jobs_count,
-        count(*) filter (where job_workload.frequency = 'annually') as annual_jobs_count,
-        sum(job_workload.runs_per_year) as job_runs_per_year,
-        round(coalesce(sum(job_workload.estimated_annual_hours), 0), 1)
-            as estimated_annual_hours
-
-    from jtbd_roles
-    inner join job_workload
-        on jtbd_roles.jtbd_id = job_workload.jtbd_id
-    group by jtbd_roles.role_id
-
-),
-
 role_personas as (
 
     select
@@ -110,6 +88,7 @@ live_tasks as (
         tasks.workflow_task_id,
         tasks.assigned_role_id,
         stages.workflow_id,
+        workflows.jtbd_id,
         tasks.estimated_minutes,
         tasks.is_automatable
 
@@ -122,6 +101,65 @@ live_tasks as (
     inner join job_workload
         on workflows.jtbd_id = job_workload.jtbd_id
     where tasks.assigned_role_id is not null
+
+),
+
+role_task_minutes as (
+
+    select
+        assigned_role_id as role_id,
+        jtbd_id,
+        sum(estimated_minutes) as task_minutes
+
+    from live_tasks
+    group by assigned_role_id, jtbd_id
+
+),
+
+role_job_hours as (
+
+    -- a role's hours a year on one job: its share of the job's runs x runs a year x the hours
+    -- it spends on a run, that is its own tasks' hours where the job's workflows assign it tasks
+    -- (averaged over the job's workflows, one of which a run follows), else the whole run
+    select
+        jtbd_roles.role_id,
+        jtbd_roles.jtbd_id,
+        jtbd_roles.is_primary,
+        job_workload.frequency,
+        job_workload.runs_per_year,
+        jtbd_roles.time_share_pct / 100.0
+        * job_workload.runs_per_year
+        * coalesce(
+            role_task_minutes.task_minutes / 60.0 / nullif(job_workload.workflows_count, 0),
+            job_workload.hours_per_run
+        ) as annual_hours
+
+    from jtbd_roles
+    inner join job_workload
+        on jtbd_roles.jtbd_id = job_workload.jtbd_id
+    left join role_task_minutes
+        on
+            jtbd_roles.role_id = role_task_minutes.role_id
+            and jtbd_roles.jtbd_id = role_task_minutes.jtbd_id
+
+),
+
+role_jobs as (
+
+    select
+        role_id,
+        count(*) as jobs_count,
+        count(*) filter (where is_primary) as primary_jobs_count,
+        count(*) filter (where frequency = 'daily') as daily_jobs_count,
+        count(*) filter (where frequency = 'weekly') as weekly_jobs_count,
+        count(*) filter (where frequency = 'monthly') as monthly_jobs_count,
+        count(*) filter (where frequency = 'quarterly') as quarterly_jobs_count,
+        count(*) filter (where frequency = 'annually') as annual_jobs_count,
+        sum(runs_per_year) as job_runs_per_year,
+        coalesce(sum(annual_hours), 0) as estimated_annual_hours
+
+    from role_job_hours
+    group by role_id
 
 ),
 
@@ -160,11 +198,19 @@ role_workload as (
         coalesce(role_jobs.quarterly_jobs_count, 0) as quarterly_jobs_count,
         coalesce(role_jobs.annual_jobs_count, 0) as annual_jobs_count,
         coalesce(role_jobs.job_runs_per_year, 0) as job_runs_per_year,
-        coalesce(role_jobs.estimated_annual_hours, 0) as estimated_annual_hours,
+        round(coalesce(role_jobs.estimated_annual_hours, 0), 1) as estimated_annual_hours,
         case
             when roles.headcount > 0
                 then round(coalesce(role_jobs.estimated_annual_hours, 0) / roles.headcount, 1)
         end as estimated_annual_hours_per_head,
+        case
+            when roles.headcount > 0
+                then round(
+                    coalesce(role_jobs.estimated_annual_hours, 0)
+                    / roles.headcount / {{ var('working_hours_per_year') }},
+                    3
+                )
+        end as utilisation,
         coalesce(role_personas.personas_count, 0) as personas_count,
         role_opportunities.avg_opportunity_score,
         coalesce(role_tasks.workflows_assigned_count, 0) as workflows_assigned_count,
