@@ -4,6 +4,7 @@
         target_attainment_pct = 100 * (actual - baseline) / (target - baseline), clamped to 0-100,
     which reads the same whether the target lies above (quality) or below (time, cost) the
     baseline. It is null until an actual value is measured or when the target equals the baseline.
+    It is kept unrounded: the marts that show it or average it round once, at the end.
 -#}
 
 with
@@ -86,15 +87,12 @@ attainment_computed as (
         actual_value - baseline_value as actual_change,
         case
             when actual_value is not null and target_value <> baseline_value
-                then round(
-                    least(
-                        greatest(
-                            100 * (actual_value - baseline_value) / (target_value - baseline_value),
-                            0
-                        ),
-                        100
+                then least(
+                    greatest(
+                        100 * (actual_value - baseline_value) / (target_value - baseline_value),
+                        0
                     ),
-                    1
+                    100
                 )
         end as target_attainment_pct,
         case

@@ -126,17 +126,14 @@ job_metrics as (
                     when
                         value_metrics.actual_value is not null
                         and value_metrics.target_value <> value_metrics.baseline_value
-                        then round(
-                            least(
-                                greatest(
-                                    100
-                                    * (value_metrics.actual_value - value_metrics.baseline_value)
-                                    / (value_metrics.target_value - value_metrics.baseline_value),
-                                    0
-                                ),
+                        then least(
+                            greatest(
                                 100
+                                * (value_metrics.actual_value - value_metrics.baseline_value)
+                                / (value_metrics.target_value - value_metrics.baseline_value),
+                                0
                             ),
-                            1
+                            100
                         )
                 end
             ),

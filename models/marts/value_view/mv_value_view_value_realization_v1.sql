@@ -27,7 +27,7 @@ value_realization as (
         actual_value,
         target_change,
         actual_change,
-        target_attainment_pct,
+        round(target_attainment_pct, 1) as target_attainment_pct,
         is_target_met,
         measured_at
 
