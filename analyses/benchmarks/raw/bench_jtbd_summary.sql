@@ -4,8 +4,8 @@
 
 -- Raw twin of bench_jtbd_summary: one tenant's live jobs computed from the VITAL source tables -
 -- roles, the published personas whose role performs the job with their stored ODI scores, its
--- pillars, AI suitability, top-priority value driver, workflows, opportunities and value
--- metrics - filtered, ordered and limited like the mart query.
+-- desired outcomes with their ODI figures, pillars, AI suitability, top-priority value driver,
+-- workflows, opportunities and value metrics - filtered, ordered and limited like the mart query.
 
 with
 
@@ -26,6 +26,36 @@ job_roles as (
 
     from {{ source('vital', 'jtbd_roles') }} as jtbd_roles
     group by jtbd_roles.jtbd_id
+
+),
+
+outcome_scores as (
+
+    select
+        outcomes.jtbd_id,
+        outcomes.importance_score,
+        outcomes.satisfaction_score,
+        outcomes.importance_score
+        + greatest(outcomes.importance_score - outcomes.satisfaction_score, 0)
+            as opportunity_score
+
+    from {{ source('vital', 'jtbd_outcomes') }} as outcomes
+
+),
+
+job_outcomes as (
+
+    select
+        jtbd_id,
+        count(*) as outcomes_count,
+        count(*) filter (where opportunity_score >= 10) as underserved_outcomes_count,
+        round(avg(importance_score), 2) as avg_outcome_importance_score,
+        round(avg(satisfaction_score), 2) as avg_outcome_satisfaction_score,
+        round(avg(opportunity_score), 1) as avg_outcome_opportunity_score,
+        max(opportunity_score) as max_outcome_opportunity_score
+
+    from outcome_scores
+    group by jtbd_id
 
 ),
 
@@ -164,6 +194,12 @@ jtbd_summary as (
         coalesce(job_scores.underserved_count, 0) as underserved_count,
         coalesce(job_scores.appropriately_served_count, 0) as appropriately_served_count,
         coalesce(job_scores.overserved_count, 0) as overserved_count,
+        coalesce(job_outcomes.outcomes_count, 0) as outcomes_count,
+        coalesce(job_outcomes.underserved_outcomes_count, 0) as underserved_outcomes_count,
+        job_outcomes.avg_outcome_importance_score,
+        job_outcomes.avg_outcome_satisfaction_score,
+        job_outcomes.avg_outcome_opportunity_score,
+        job_outcomes.max_outcome_opportunity_score,
         coalesce(
             (
                 select array_agg(pillars.code order by pillars.code)
@@ -194,6 +230,8 @@ jtbd_summary as (
         on tenant_jobs.id = job_roles.jtbd_id
     left join job_scores
         on tenant_jobs.id = job_scores.jtbd_id
+    left join job_outcomes
+        on tenant_jobs.id = job_outcomes.jtbd_id
     left join job_workflows
         on tenant_jobs.id = job_workflows.jtbd_id
     left join job_ref_opportunities

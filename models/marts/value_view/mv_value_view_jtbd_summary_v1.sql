@@ -48,6 +48,12 @@ job_value as (
 
 ),
 
+job_outcomes as (
+
+    select * from {{ ref('int_jtbd_outcomes_aggregated') }}
+
+),
+
 job_roles as (
 
     select
@@ -78,6 +84,12 @@ job_summary as (
         job_scores.underserved_count,
         job_scores.appropriately_served_count,
         job_scores.overserved_count,
+        job_outcomes.outcomes_count,
+        job_outcomes.underserved_outcomes_count,
+        round(job_outcomes.avg_outcome_importance_score, 2) as avg_outcome_importance_score,
+        round(job_outcomes.avg_outcome_satisfaction_score, 2) as avg_outcome_satisfaction_score,
+        round(job_outcomes.avg_outcome_opportunity_score, 1) as avg_outcome_opportunity_score,
+        job_outcomes.max_outcome_opportunity_score,
         job_pillars.strategic_pillars,
         ai_suitability.overall_score as ai_suitability,
         ai_suitability.recommended_service_layer,
@@ -100,6 +112,8 @@ job_summary as (
         on jobs.jtbd_id = job_workflows.jtbd_id
     inner join job_value
         on jobs.jtbd_id = job_value.jtbd_id
+    inner join job_outcomes
+        on jobs.jtbd_id = job_outcomes.jtbd_id
     left join job_roles
         on jobs.jtbd_id = job_roles.jtbd_id
     left join ai_suitability
