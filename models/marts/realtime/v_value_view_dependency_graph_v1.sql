@@ -1,8 +1,8 @@
 {#-
     Typed, directed edges between entities of adjacent ontology layers, always pointing down
     (strategy to execution, organisation to people). Only live entities take part: soft-deleted
-    jobs and workflows (dropped in staging) take their edges with them, and so does a workflow
-    whose job is soft-deleted, with its stages and tasks (the rule every mart follows).
+    jobs and workflows (dropped in staging) take their edges with them, a job its workflows'
+    stages and tasks too (the rule every mart follows).
 -#}
 
 with
@@ -82,15 +82,6 @@ tasks as (
 value_metrics as (
 
     select * from {{ ref('stg_vital__value_metrics') }}
-
-),
-
-live_workflows as (
-
-    select workflows.*
-    from workflows
-    inner join jobs
-        on workflows.jtbd_id = jobs.jtbd_id
 
 ),
 
@@ -229,36 +220,37 @@ workflow_stage_edges as (
     select
         'has_stage' as edge_type,
         'workflow' as source_type,
-        live_workflows.workflow_id as source_id,
-        live_workflows.workflow_name as source_label,
+        workflows.workflow_id as source_id,
+        workflows.workflow_name as source_label,
         'workflow_stage' as target_type,
         stages.workflow_stage_id as target_id,
         stages.stage_name as target_label,
-        live_workflows.tenant_id,
+        workflows.tenant_id,
         1::numeric(5, 4) as weight
     from stages
-    inner join live_workflows
-        on stages.workflow_id = live_workflows.workflow_id
+    inner join workflows
+        on stages.workflow_id = workflows.workflow_id
+    inner join jobs
+        on workflows.jtbd_id = jobs.jtbd_id
 
 ),
 
+-- under the stages above only, so a task leaves with its workflow's job
 stage_task_edges as (
 
     select
         'has_task' as edge_type,
         'workflow_stage' as source_type,
-        stages.workflow_stage_id as source_id,
-        stages.stage_name as source_label,
+        stage_edges.target_id as source_id,
+        stage_edges.target_label as source_label,
         'workflow_task' as target_type,
         tasks.workflow_task_id as target_id,
         tasks.task_name as target_label,
-        live_workflows.tenant_id,
+        stage_edges.tenant_id,
         1::numeric(5, 4) as weight
     from tasks
-    inner join stages
-        on tasks.workflow_stage_id = stages.workflow_stage_id
-    inner join live_workflows
-        on stages.workflow_id = live_workflows.workflow_id
+    inner join workflow_stage_edges as stage_edges
+        on tasks.workflow_stage_id = stage_edges.target_id
 
 ),
 
