@@ -1,17 +1,11 @@
 {#-
-    One row per live job: its desired outcomes (L5) and their ODI picture. Each outcome's
-    opportunity and classification come from the ODI macros on its importance and satisfaction
-    (as for the persona scores); averages are over the scored outcomes, unrounded (the mart rounds
-    once).
+    One row per job that has desired outcomes (L5), with their ODI picture; the marts keep the
+    live jobs. Each outcome's opportunity and classification come from the ODI macros on its
+    importance and satisfaction (as for the persona scores); averages are unrounded (the mart
+    rounds once).
 -#}
 
 with
-
-jobs as (
-
-    select * from {{ ref('stg_vital__jtbd') }}
-
-),
 
 outcomes as (
 
@@ -65,24 +59,6 @@ job_outcomes as (
     from outcomes_classified
     group by jtbd_id
 
-),
-
-job_totals as (
-
-    select
-        jobs.jtbd_id,
-        coalesce(job_outcomes.outcomes_count, 0) as outcomes_count,
-        coalesce(job_outcomes.scored_outcomes_count, 0) as scored_outcomes_count,
-        job_outcomes.avg_outcome_importance_score,
-        job_outcomes.avg_outcome_satisfaction_score,
-        job_outcomes.avg_outcome_opportunity_score,
-        job_outcomes.max_outcome_opportunity_score,
-        coalesce(job_outcomes.underserved_outcomes_count, 0) as underserved_outcomes_count
-
-    from jobs
-    left join job_outcomes
-        on jobs.jtbd_id = job_outcomes.jtbd_id
-
 )
 
-select * from job_totals
+select * from job_outcomes

@@ -84,8 +84,8 @@ job_summary as (
         job_scores.underserved_count,
         job_scores.appropriately_served_count,
         job_scores.overserved_count,
-        job_outcomes.outcomes_count,
-        job_outcomes.underserved_outcomes_count,
+        coalesce(job_outcomes.outcomes_count, 0) as outcomes_count,
+        coalesce(job_outcomes.underserved_outcomes_count, 0) as underserved_outcomes_count,
         round(job_outcomes.avg_outcome_importance_score, 2) as avg_outcome_importance_score,
         round(job_outcomes.avg_outcome_satisfaction_score, 2) as avg_outcome_satisfaction_score,
         round(job_outcomes.avg_outcome_opportunity_score, 1) as avg_outcome_opportunity_score,
@@ -112,10 +112,10 @@ job_summary as (
         on jobs.jtbd_id = job_workflows.jtbd_id
     inner join job_value
         on jobs.jtbd_id = job_value.jtbd_id
-    inner join job_outcomes
-        on jobs.jtbd_id = job_outcomes.jtbd_id
     left join job_roles
         on jobs.jtbd_id = job_roles.jtbd_id
+    left join job_outcomes
+        on jobs.jtbd_id = job_outcomes.jtbd_id
     left join ai_suitability
         on jobs.jtbd_id = ai_suitability.jtbd_id
     inner join job_pillars
