@@ -50,7 +50,7 @@ LARGE_TENANT = _profile("large")
 SMALL_TENANT = _profile("small")
 
 # Averages of the per-row random counts, used for the expected volumes.
-NON_PERSONA_ROLE_JOBS = 5.5  # 3-8 jobs per role without a persona
+NON_PERSONA_ROLE_JOBS = 7.0  # 3-8 jobs per role without a persona, up to 12 to fill its year
 PILLARS_PER_JOB = 1.7
 OUTCOMES_PER_JOB = 3.0  # 2-4
 STAGES_PER_WORKFLOW = 4.5  # 3-6
