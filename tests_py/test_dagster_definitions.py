@@ -47,9 +47,10 @@ def _expected_key(node: dict) -> AssetKey:
 
 
 def _expected_tiers(manifest: dict) -> dict[str, set[AssetKey]]:
+    """The marts and snapshots of each refresh cron (a snapshot is taken on its tier's run)."""
     tiers: dict[str, set[AssetKey]] = defaultdict(set)
     for node in manifest["nodes"].values():
-        if not _is_mart(node):
+        if not (_is_mart(node) or node["resource_type"] == "snapshot"):
             continue
         cron = (_meta(node).get("refresh") or {}).get("cron")
         if cron:

@@ -7,7 +7,6 @@
 -- each live job, every version of their scores, each job's average at every moment a score
 -- changed - filtered, ordered and limited like the mart query.
 
-
 with
 
 score_history as (
@@ -99,8 +98,8 @@ job_versions as (
     inner join pair_versions
         on
             job_moments.jtbd_id = pair_versions.jtbd_id
-            and pair_versions.valid_from <= job_moments.moment
-            and (pair_versions.valid_to is null or pair_versions.valid_to > job_moments.moment)
+            and job_moments.moment >= pair_versions.valid_from
+            and (pair_versions.valid_to is null or job_moments.moment < pair_versions.valid_to)
     group by job_moments.tenant_id, job_moments.jtbd_id, job_moments.moment
 
 ),
@@ -164,45 +163,69 @@ first_crossings as (
         opportunity_classification as crossed_to
 
     from band_changes
-    where opportunity_classification is distinct from previous_classification
+    where
+        opportunity_classification is distinct from previous_classification
         and previous_classification is not null
     order by grain, jtbd_id, persona_id, valid_from
+
+),
+
+version_spans as (
+
+    select
+        all_versions.*,
+        all_versions.valid_from <= checkpoints.days_7_ago
+        and coalesce(all_versions.valid_to, 'infinity') > checkpoints.days_7_ago as is_7_days_ago,
+        all_versions.valid_from <= checkpoints.days_30_ago
+        and coalesce(all_versions.valid_to, 'infinity') > checkpoints.days_30_ago
+            as is_30_days_ago,
+        all_versions.valid_from <= checkpoints.days_90_ago
+        and coalesce(all_versions.valid_to, 'infinity') > checkpoints.days_90_ago
+            as is_90_days_ago
+
+    from all_versions
+    cross join checkpoints
 
 ),
 
 trend_points as (
 
     select
-        all_versions.grain,
-        all_versions.tenant_id,
-        all_versions.jtbd_id,
-        all_versions.persona_id,
-        min(all_versions.valid_from) as history_starts_at,
-        max(all_versions.opportunity_score) filter (
-            where all_versions.valid_to is null
-        ) as opportunity_score,
-        max(all_versions.opportunity_classification) filter (
-            where all_versions.valid_to is null
+        grain,
+        tenant_id,
+        jtbd_id,
+        persona_id,
+        min(valid_from) as history_starts_at,
+        max(opportunity_score) filter (where valid_to is null) as opportunity_score,
+        max(opportunity_classification) filter (
+            where valid_to is null
         ) as opportunity_classification,
-        max(all_versions.opportunity_score) filter (
-            where
-                all_versions.valid_from <= checkpoints.days_7_ago
-                and (all_versions.valid_to is null or all_versions.valid_to > checkpoints.days_7_ago)
-        ) as score_7_days_ago,
-        max(all_versions.opportunity_score) filter (
-            where
-                all_versions.valid_from <= checkpoints.days_30_ago
-                and (all_versions.valid_to is null or all_versions.valid_to > checkpoints.days_30_ago)
-        ) as score_30_days_ago,
-        max(all_versions.opportunity_score) filter (
-            where
-                all_versions.valid_from <= checkpoints.days_90_ago
-                and (all_versions.valid_to is null or all_versions.valid_to > checkpoints.days_90_ago)
-        ) as score_90_days_ago
+        max(opportunity_score) filter (where is_7_days_ago) as score_7_days_ago,
+        max(opportunity_score) filter (where is_30_days_ago) as score_30_days_ago,
+        max(opportunity_score) filter (where is_90_days_ago) as score_90_days_ago
 
-    from all_versions
-    cross join checkpoints
-    group by all_versions.grain, all_versions.tenant_id, all_versions.jtbd_id, all_versions.persona_id
+    from version_spans
+    group by grain, tenant_id, jtbd_id, persona_id
+
+),
+
+job_codes as (
+
+    select distinct
+        jtbd_id,
+        jtbd_code
+
+    from pairs
+
+),
+
+persona_names as (
+
+    select distinct
+        persona_id,
+        persona_name
+
+    from pairs
 
 ),
 
@@ -215,9 +238,9 @@ odi_trends as (
         trend_points.grain,
         trend_points.tenant_id,
         trend_points.jtbd_id,
-        jobs.jtbd_code,
+        job_codes.jtbd_code,
         trend_points.persona_id,
-        personas.persona_name,
+        persona_names.persona_name,
         round(trend_points.opportunity_score, 2)::numeric(5, 2) as opportunity_score,
         trend_points.opportunity_classification,
         round(trend_points.score_7_days_ago, 2)::numeric(5, 2) as score_7_days_ago,
@@ -236,10 +259,10 @@ odi_trends as (
         current_timestamp as last_refreshed
 
     from trend_points
-    inner join (select distinct jtbd_id, jtbd_code from pairs) as jobs
-        on trend_points.jtbd_id = jobs.jtbd_id
-    left join (select distinct persona_id, persona_name from pairs) as personas
-        on trend_points.persona_id = personas.persona_id
+    inner join job_codes
+        on trend_points.jtbd_id = job_codes.jtbd_id
+    left join persona_names
+        on trend_points.persona_id = persona_names.persona_id
     left join first_crossings
         on
             trend_points.grain = first_crossings.grain

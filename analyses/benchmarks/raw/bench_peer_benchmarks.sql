@@ -7,7 +7,7 @@
 -- the jobs' pillars), each tenant beside the other tenants, filtered, ordered and limited like
 -- the mart query.
 
-{%- set min_peers = 5 -%}
+{% set min_peers = 5 %}
 
 with
 

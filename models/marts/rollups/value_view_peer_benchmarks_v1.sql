@@ -7,7 +7,7 @@
     at the end.
 -#}
 
-{%- set min_peers = 5 -%}
+{% set min_peers = 5 %}
 
 with
 
