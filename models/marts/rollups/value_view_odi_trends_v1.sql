@@ -8,9 +8,7 @@
 -#}
 
 {%- set snapshot = ref('odi_scores_snapshot') -%}
-{%- set snapshot_taken = not execute or adapter.get_relation(
-    database=snapshot.database, schema=snapshot.schema, identifier=snapshot.identifier
-) is not none -%}
+{%- set snapshot_taken = value_view_relation_exists(snapshot) -%}
 
 with
 
