@@ -302,8 +302,16 @@ def test_a_band_crossing_on_a_known_date_is_found(warehouse: Warehouse) -> None:
             " where persona_id = %s and jtbd_id = %s",
             (importance, satisfaction, score, after, known, persona, job),
         )
+    # the peer mart too, so every mart agrees with the sources again for the tests after this
     warehouse.dbt(
-        "build", "--quiet", "--indirect-selection", "cautious", "--select", SNAPSHOT, TRENDS
+        "build",
+        "--quiet",
+        "--indirect-selection",
+        "cautious",
+        "--select",
+        SNAPSHOT,
+        TRENDS,
+        PEERS,
     )
     crossed = warehouse.query(
         "select first_band_crossed_on, first_band_crossed_from, first_band_crossed_to,"
