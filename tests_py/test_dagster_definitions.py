@@ -47,9 +47,10 @@ def _expected_key(node: dict) -> AssetKey:
 
 
 def _expected_tiers(manifest: dict) -> dict[str, set[AssetKey]]:
+    """The marts and snapshots of each refresh cron (a snapshot is taken on its tier's run)."""
     tiers: dict[str, set[AssetKey]] = defaultdict(set)
     for node in manifest["nodes"].values():
-        if not _is_mart(node):
+        if not (_is_mart(node) or node["resource_type"] == "snapshot"):
             continue
         cron = (_meta(node).get("refresh") or {}).get("cron")
         if cron:
@@ -474,7 +475,11 @@ def test_the_demo_data_asset_runs_the_tool_without_importing_it() -> None:
     config = DemoDataConfig(scale=2, seed=7, reset=True, as_of="2026-01-31")
     command = demo_data_command(config, "vital_copy")
     assert command[:3] == [sys.executable, "-m", "orchestration.tools.cli"]
+    # the default demo shares the scale among at least 6 tenants, with 90 days of history
     assert command[3:] == [
         "demo-data", "--json", "--if-empty", "--scale", "2", "--seed", "7",
-        "--schema", "vital_copy", "--as-of", "2026-01-31", "--reset",
+        "--schema", "vital_copy", "--tenants", "6", "--history-days", "90",
+        "--as-of", "2026-01-31", "--reset",
     ]  # fmt: skip
+    wide = DemoDataConfig(scale=8, tenants=None, history_days=0)
+    assert demo_data_command(wide, "vital")[12:16] == ["--tenants", "9", "--history-days", "0"]

@@ -43,6 +43,8 @@ CATALOG = {
     "v_value_view_user_context": "v",
     "v_value_view_dependency_graph": "v",
     "value_view_persona_aggregates": "r",
+    "value_view_odi_trends": "r",
+    "value_view_peer_benchmarks": "r",
     "professional_tier_current_evaluations": "r",
     "professional_tier_customer_analytics": "r",
 }

@@ -197,6 +197,45 @@ def test_every_generator_yields_a_value_per_ddl_column() -> None:
         assert len(first) == len(table.columns), table.name
 
 
+SHARED_TOTALS = (
+    "personas",
+    "org_business_functions",
+    "org_departments",
+    "org_roles",
+    "jtbd",
+    "workflow_templates",
+    "ai_opportunities",
+    "value_metrics",
+    "users",
+)
+
+
+def test_more_tenants_share_the_same_totals_and_job_codes() -> None:
+    """--tenants 6 at scale 1: six tenants holding the specification's totals between them,
+    the job codes recurring across tenants (what the peer benchmarks match on)."""
+    default = demo_data.DemoPlan(seed=SEED, scale=1, as_of=AS_OF)
+    shared = demo_data.DemoPlan(seed=SEED, scale=1, as_of=AS_OF, tenants=6)
+    assert len(default.tenants) == 2
+    assert len(shared.tenants) == 6
+    assert len({tenant.id for tenant in shared.tenants}) == 6
+    tables = {table.name: table for table in demo_data.TABLES}
+    for name in SHARED_TOTALS:
+        counts = [sum(1 for _ in tables[name].rows(plan)) for plan in (default, shared)]
+        assert counts[0] == counts[1], name
+    assert demo_data.expected_volumes(1, 6)["personas"] == demo_data.EXPECTED_VOLUMES["personas"]
+    holders = [
+        {job.code for job in demo_data.TenantWorld(shared, tenant).jobs}
+        for tenant in shared.tenants
+    ]
+    assert sum("JTBD-0001" in codes for codes in holders) == 6
+    # only the first share of a split tenant keeps the draft and in-review personas
+    statuses = [
+        [persona.status for persona in demo_data.TenantWorld(shared, tenant).personas]
+        for tenant in shared.tenants
+    ]
+    assert sum(status != "published" for tenant in statuses for status in tenant) == 2
+
+
 def test_a_projection_onto_a_column_the_table_lacks_is_refused() -> None:
     with pytest.raises(ValueError, match="personas has no column persona_title"):
         entity_rows("personas", lambda world: world.personas, persona_title="name")
@@ -546,6 +585,9 @@ def test_cli_refuses_to_load_over_data_in_one_line(
         (["--seed", "x"], "--seed"),
         (["--as-of", "yesterday"], "--as-of"),
         (["--schema", "Vital-Demo"], "schema"),
+        (["--tenants", "1"], "--tenants"),
+        (["--tenants", "14"], "--tenants"),
+        (["--history-days", "-3"], "--history-days"),
     ],
 )
 def test_cli_rejects_bad_input_in_one_line(
@@ -569,6 +611,7 @@ def test_cli_rejects_bad_input_in_one_line(
         ({"seed": -5}, "seed"),
         ({"schema": "vital; drop table tenants"}, "schema"),
         ({"schema": "pg_catalog"}, "schema"),
+        ({"tenants": 1}, "tenants"),
     ],
 )
 def test_load_rejects_bad_arguments(

@@ -29,6 +29,8 @@ DEMO_DATA_NAME = "vital_demo_data"
 DEMO_DATA_KEY = AssetKey([DEMO_DATA_NAME])
 DEFAULT_SCALE = 1
 DEFAULT_SEED = 42
+DEFAULT_HISTORY_DAYS = 90
+DEFAULT_TENANTS = 6  # enough for the peer benchmarks (5 other tenants) to publish figures
 CLI_MODULE = "orchestration.tools.cli"
 LOAD_TIMEOUT_S = 3 * 3600
 
@@ -39,6 +41,19 @@ class DemoDataConfig(Config):
     scale: int = Field(default=DEFAULT_SCALE, ge=1, le=1000, description="Multiplies volumes.")
     seed: int = Field(default=DEFAULT_SEED, ge=0, description="Random seed.")
     reset: bool = Field(default=False, description="Replace data already in the source schema.")
+    tenants: int | None = Field(
+        default=None,
+        ge=2,
+        description=(
+            "Tenants sharing the scale's volumes (default: 6, or scale + 1 when that is more)."
+        ),
+    )
+    history_days: int = Field(
+        default=DEFAULT_HISTORY_DAYS,
+        ge=0,
+        le=3650,
+        description="Days of dated ODI score changes replayed into the score history.",
+    )
     as_of: str | None = Field(
         default=None, description="Anchor date YYYY-MM-DD for timestamps (default: today, UTC)."
     )
@@ -48,6 +63,8 @@ def demo_data_command(config: DemoDataConfig, schema: str) -> list[str]:
     """``value-view demo-data`` for ``config``: keeps data already loaded unless ``reset``."""
     command = [sys.executable, "-m", CLI_MODULE, "demo-data", "--json", "--if-empty"]
     command += ["--scale", str(config.scale), "--seed", str(config.seed), "--schema", schema]
+    tenants = config.tenants or max(DEFAULT_TENANTS, config.scale + 1)
+    command += ["--tenants", str(tenants), "--history-days", str(config.history_days)]
     if config.as_of:
         command += ["--as-of", config.as_of]
     if config.reset:

@@ -190,10 +190,23 @@ def quarantine_models(manifest: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def snapshot_nodes(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The project's snapshots by unique id, in a stable order."""
+    nodes = manifest.get("nodes", {})
+    name = project_name(manifest)
+    return {
+        uid: nodes[uid]
+        for uid in sorted(nodes)
+        if nodes[uid].get("resource_type") == "snapshot"
+        and (not name or nodes[uid].get("package_name") == name)
+    }
+
+
 def refresh_tiers(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Unique ids of the marts refreshed on each cron, keyed by cron."""
+    """Unique ids of the snapshots and marts refreshed on each cron, keyed by cron (a tier's
+    snapshots first: `dbt build` takes them before the marts that read them)."""
     tiers: dict[str, list[str]] = {}
-    for uid, node in mart_nodes(manifest).items():
+    for uid, node in {**snapshot_nodes(manifest), **mart_nodes(manifest)}.items():
         cron = refresh_cron(node)
         if cron:
             tiers.setdefault(cron, []).append(uid)

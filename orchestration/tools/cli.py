@@ -31,8 +31,10 @@ from orchestration.tools.options import (
     DEFAULT_SEED,
     UsageError,
     parse_date,
+    parse_history_days,
     parse_scale,
     parse_seed,
+    parse_tenants,
 )
 from orchestration.tools.serving import cmd_db, cmd_pooler
 
@@ -69,6 +71,8 @@ def existing_counts(settings: ConnectionSettings, schema: str) -> dict[str, int]
 def cmd_demo_data(args: argparse.Namespace) -> int:
     scale = parse_scale(args.scale)
     seed = parse_seed(args.seed)
+    history_days = parse_history_days(args.history_days)
+    tenants = parse_tenants(args.tenants, scale) if args.tenants is not None else None
     as_of = parse_date(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc).date()
     schema = args.schema or project_settings.source_schema()
     reset = args.reset or args.rebuild
@@ -84,6 +88,14 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
             reset=reset,
             rebuild=args.rebuild,
             as_of=as_of,
+            progress=not (args.quiet or args.json),
+            tenants=tenants,
+        )
+        demo_data.replay_history(
+            settings,
+            demo_data.DemoPlan(seed=seed, scale=scale, as_of=as_of, tenants=tenants),
+            history_days,
+            schema=schema,
             progress=not (args.quiet or args.json),
         )
     if loaded and args.rebuild:
@@ -254,6 +266,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", default=str(DEFAULT_SEED), help="random seed (default 42)")
     demo.add_argument("--as-of", default=None, help="anchor date YYYY-MM-DD (default: today, UTC)")
     demo.add_argument("--schema", default=None, help="source schema (default vital)")
+    demo.add_argument(
+        "--tenants",
+        default=None,
+        help="share the scale's volumes among this many tenants (default: scale + 1)",
+    )
+    demo.add_argument(
+        "--history-days",
+        default="0",
+        help="replay dated ODI score changes over this many days into the score history "
+        "(default 0: none)",
+    )
     demo.add_argument(
         "--reset",
         action="store_true",

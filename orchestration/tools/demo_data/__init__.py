@@ -36,6 +36,7 @@ from orchestration.tools.demo_data.catalogue import (
 )
 from orchestration.tools.demo_data.ddl import DDL_PATH
 from orchestration.tools.demo_data.draws import odi_opportunity
+from orchestration.tools.demo_data.history import plan_states, replay_history
 from orchestration.tools.demo_data.load import (
     DemoDataError,
     check_schema_name,
@@ -83,5 +84,7 @@ __all__ = [
     "heatmap_pair_count",
     "load_demo_data",
     "odi_opportunity",
+    "plan_states",
+    "replay_history",
     "table_counts",
 ]

@@ -171,8 +171,11 @@ def load_demo_data(
     rebuild: bool = False,
     as_of: dt.date,
     progress: bool = True,
+    tenants: int | None = None,
 ) -> dict[str, int]:
     """Load deterministic demo data into ``schema`` in one transaction; rows loaded per table.
+
+    ``tenants`` (default ``scale + 1``) shares the scale's volumes among that many tenants.
 
     Creates the schema and its tables when missing. A schema that already holds tenants is left
     alone unless ``reset`` is set, which recreates it; when relations (the marts) are built on
@@ -189,13 +192,19 @@ def load_demo_data(
         if progress:
             print(f"demo-data: {message}", file=sys.stderr, flush=True)
 
-    plan = DemoPlan(seed=seed, scale=scale, as_of=as_of)
+    try:
+        plan = DemoPlan(seed=seed, scale=scale, as_of=as_of, tenants=tenants)
+    except ValueError as error:
+        raise DemoDataError(str(error)) from None
     counts: dict[str, int] = {}
     started = time.perf_counter()
     with database.connect(settings) as conn, conn.transaction():
         deferred_indexes = _prepare_schema(conn, schema, reset, rebuild)
         created = deferred_indexes is not None
-        say(f"loading scale {scale}, seed {seed}, as of {as_of} into schema {schema}")
+        say(
+            f"loading scale {scale}, seed {seed}, {len(plan.tenants)} tenants, as of {as_of}"
+            f" into schema {schema}"
+        )
         with conn.cursor() as cursor:
             for table in TABLES:
                 table_started = time.perf_counter()

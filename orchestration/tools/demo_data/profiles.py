@@ -3,7 +3,7 @@ and the volumes they add up to at a given scale."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestration.tools.demo_data.catalogue import (
     FUNCTIONS,
@@ -35,6 +35,7 @@ class TenantProfile:
     evidence: int
     users: int
     evaluations: int
+    part: int = 0  # which share of a split profile (split_profile); only part 0 has drafts
 
 
 def _profile(kind: str) -> TenantProfile:
@@ -48,6 +49,59 @@ def _profile(kind: str) -> TenantProfile:
 
 LARGE_TENANT = _profile("large")
 SMALL_TENANT = _profile("small")
+
+# What a split profile divides among its parts (the rest is each part's own: industries and
+# therapeutic areas, a handful of rows per tenant).
+SPLIT_COUNTS = (
+    "personas",
+    "jobs",
+    "deleted_jobs",
+    "workflows",
+    "ai_opportunities",
+    "value_metrics",
+    "products",
+    "diseases",
+    "evidence",
+    "users",
+    "evaluations",
+)
+
+
+def split_profile(profile: TenantProfile, parts: int, part: int) -> TenantProfile:
+    """Share ``part`` of ``parts`` of ``profile``: every ``parts``-th business function (with
+    all its departments and role titles) and an even share of every count, so the parts together
+    hold what the profile holds."""
+    counts = {
+        name: getattr(profile, name) // parts + (1 if part < getattr(profile, name) % parts else 0)
+        for name in SPLIT_COUNTS
+    }
+    return replace(profile, functions=profile.functions[part::parts], part=part, **counts)
+
+
+def tenant_profiles(scale: int, tenants: int | None = None) -> list[TenantProfile]:
+    """The tenants' profiles at ``scale``: the first large tenant, the small one, the other
+    large ones. With ``tenants`` above ``scale + 1``, the ``scale`` large tenants' volumes are
+    shared among ``tenants - 1`` tenants (each large tenant split into as even a number of parts
+    as they go), so the totals stay those of the scale."""
+    if tenants is None or tenants == scale + 1:
+        return [LARGE_TENANT, SMALL_TENANT, *[LARGE_TENANT] * (scale - 1)]
+    most = scale * len(LARGE_TENANT.functions) + 1
+    if not scale + 1 <= tenants <= most:
+        raise ValueError(
+            f"tenants must be from scale + 1 ({scale + 1}) to {most} at scale {scale}, "
+            f"got {tenants}"
+        )
+    parts_per_large = [
+        (tenants - 1) // scale + (1 if index < (tenants - 1) % scale else 0)
+        for index in range(scale)
+    ]
+    larges = [
+        split_profile(LARGE_TENANT, parts, part)
+        for parts in parts_per_large
+        for part in range(parts)
+    ]
+    return [larges[0], SMALL_TENANT, *larges[1:]]
+
 
 # Averages of the per-row random counts, used for the expected volumes.
 NON_PERSONA_ROLE_JOBS = 7.0  # 3-8 jobs per role without a persona, up to 12 to fill its year
@@ -97,24 +151,23 @@ def _profile_volumes(profile: TenantProfile) -> dict[str, float]:
     }
 
 
-def expected_volumes(scale: int) -> dict[str, int]:
+def expected_volumes(scale: int, tenants: int | None = None) -> dict[str, int]:
     """Approximate rows per table at ``scale`` (random counts vary by a few percent)."""
-    large = _profile_volumes(LARGE_TENANT)
-    small = _profile_volumes(SMALL_TENANT)
-    volumes = {name: round(large[name] * scale + small[name]) for name in large}
+    shares = [_profile_volumes(profile) for profile in tenant_profiles(scale, tenants)]
+    volumes = {name: round(sum(share[name] for share in shares)) for name in shares[0]}
     volumes["strategic_pillars"] = len(PILLARS)
     volumes["ref_value_drivers"] = len(VALUE_DRIVERS)
     return volumes
 
 
-def expected_heatmap_pairs(scale: int) -> int:
+def expected_heatmap_pairs(scale: int, tenants: int | None = None) -> int:
     """Heatmap pairs at ``scale``: every published persona's role is linked to every job."""
 
     def pairs(profile: TenantProfile) -> int:
-        published = profile.personas - (2 if profile.kind == "large" else 0)
+        published = profile.personas - (2 if profile.kind == "large" and profile.part == 0 else 0)
         return published * (profile.jobs - profile.deleted_jobs)
 
-    return pairs(LARGE_TENANT) * scale + pairs(SMALL_TENANT)
+    return sum(pairs(profile) for profile in tenant_profiles(scale, tenants))
 
 
 EXPECTED_VOLUMES = expected_volumes(1)

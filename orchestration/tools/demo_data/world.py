@@ -44,7 +44,7 @@ from orchestration.tools.demo_data.entities import (
     Workflow,
 )
 from orchestration.tools.demo_data.jobs import draw_jobs, draw_workflows
-from orchestration.tools.demo_data.profiles import LARGE_TENANT, SMALL_TENANT
+from orchestration.tools.demo_data.profiles import tenant_profiles
 
 PHARMA_TENANT_ID = "f7aa6fd4-0af9-4706-8b31-034f1f7accda"
 DIGITAL_HEALTH_TENANT_ID = "590d9e40-b628-4678-8cec-839d0b4fe968"
@@ -55,27 +55,30 @@ Grouped = TypeVar("Grouped", Role, Job)
 class DemoPlan:
     """Everything the generators share: seed, scale, the anchor time and the tenants."""
 
-    def __init__(self, *, seed: int, scale: int, as_of: dt.date) -> None:
+    def __init__(
+        self, *, seed: int, scale: int, as_of: dt.date, tenants: int | None = None
+    ) -> None:
         self.seed = seed
         self.scale = scale
         self.as_of = as_of
         self.anchor = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.timezone.utc)
+        profiles = tenant_profiles(scale, tenants)
         self.tenants = [
-            Tenant(0, PHARMA_TENANT_ID, "Pharmaceuticals", "pharmaceuticals", LARGE_TENANT),
+            Tenant(0, PHARMA_TENANT_ID, "Pharmaceuticals", "pharmaceuticals", profiles[0]),
             Tenant(
                 1,
                 DIGITAL_HEALTH_TENANT_ID,
                 "Digital Health Startups",
                 "digital-health-startups",
-                SMALL_TENANT,
+                profiles[1],
             ),
         ]
-        for index in range(2, scale + 1):
+        for index in range(2, len(profiles)):
             base = EXTRA_TENANT_NAMES[(index - 2) % len(EXTRA_TENANT_NAMES)]
             round_ = (index - 2) // len(EXTRA_TENANT_NAMES)
             name = base if round_ == 0 else f"{base} {round_ + 1}"
             tenant_id = new_uuid(self.rng(index, "tenant_id"))
-            self.tenants.append(Tenant(index, tenant_id, name, slug(name), LARGE_TENANT))
+            self.tenants.append(Tenant(index, tenant_id, name, slug(name), profiles[index]))
 
     def rng(self, *key: object) -> random.Random:
         return random.Random(":".join(str(part) for part in (self.seed, *key)))
@@ -208,7 +211,7 @@ class TenantWorld:
         archetypes = [ARCHETYPES[index % len(ARCHETYPES)] for index in range(count)]
         rng.shuffle(archetypes)
         statuses = ["published"] * count
-        if self.profile.kind == "large":
+        if self.profile.kind == "large" and self.profile.part == 0:
             eligible = [index for index, role in enumerate(chosen) if role is not anchor_role]
             draft, in_review = rng.sample(eligible, 2)
             statuses[draft] = "draft"
