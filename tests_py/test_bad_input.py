@@ -119,7 +119,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_class_of_bad_input_has_named_tests(manifest: dict[str, Any]) -> None:
     tests = quality.quality_tests(manifest)
     assert {test.check for test in tests} == CHECKS
-    pattern = re.compile(r"^quality_[a-z_]+$")
+    pattern = re.compile(r"^quality_[a-z0-9_]+$")
     for test in tests:
         assert pattern.match(test.name) and len(test.name) <= 63, test.name
         expected = f"quality_{test.check}_{test.source_table}"
@@ -809,7 +809,7 @@ def test_every_rule_the_quarantine_runs_has_its_test(bad: BadInput) -> None:
     ran = {
         name
         for path in compiled.glob("quarantine_*.sql")
-        for name in re.findall(r"'(quality_[a-z_]+)'::text as test_name", path.read_text())
+        for name in re.findall(r"'(quality_[a-z0-9_]+)'::text as test_name", path.read_text())
     }
     declared = {test.name for test in quality.quality_tests(bad.manifest)}
     assert len(ran) > 150
