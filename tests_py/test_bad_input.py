@@ -119,7 +119,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_class_of_bad_input_has_named_tests(manifest: dict[str, Any]) -> None:
     tests = quality.quality_tests(manifest)
     assert {test.check for test in tests} == CHECKS
-    pattern = re.compile(r"^quality_[a-z_]+$")
+    pattern = re.compile(r"^quality_[a-z0-9_]+$")
     for test in tests:
         assert pattern.match(test.name) and len(test.name) <= 63, test.name
         expected = f"quality_{test.check}_{test.source_table}"
@@ -551,7 +551,66 @@ def inject_build_stoppers(conn: Any) -> list[Injection]:
                 ),
             )
         )
-    return injected
+    return injected + inject_domain_stoppers(conn)
+
+
+def inject_domain_stoppers(conn: Any) -> list[Injection]:
+    """Rows of the domain tables no mart reads yet that used to fail their staging tests at
+    error severity (not_null, unique, accepted_values) and so the build."""
+
+    def first(table: str, offset: int = 0) -> str:
+        row = conn.execute(
+            f"select id::text from vital.{table} order by id offset %s limit 1", (offset,)
+        ).fetchone()
+        assert row is not None, table
+        return row[0]
+
+    product, disease, evidence, graded = (
+        first("products"),
+        first("diseases"),
+        first("evidence"),
+        first("evidence", 1),
+    )
+    conn.execute(
+        "update vital.products set lifecycle_stage = 'withdrawn' where id = %s", (product,)
+    )
+    conn.execute("update vital.diseases set therapeutic_area_id = null where id = %s", (disease,))
+    conn.execute(
+        "insert into vital.evidence select * from vital.evidence where id = %s", (evidence,)
+    )
+    conn.execute("update vital.evidence set evidence_level = 'E' where id = %s", (graded,))
+    conn.execute(
+        "insert into vital.therapeutic_areas (id, tenant_id, code, name, created_at)"
+        " select null, tenant_id, code || '-copy', name, created_at from vital.therapeutic_areas"
+        " order by id limit 1"
+    )
+    return [
+        Injection(
+            "quality_bad_enum_products_lifecycle_stage",
+            "products",
+            "lifecycle_stage",
+            frozenset([product]),
+            "rejected",
+        ),
+        Injection("quality_null_key_diseases", "diseases", "", frozenset([disease]), "rejected"),
+        Injection(
+            "quality_duplicate_key_evidence", "evidence", "id", frozenset([evidence]), "rejected", 2
+        ),
+        Injection(
+            "quality_bad_enum_evidence_evidence_level",
+            "evidence",
+            "evidence_level",
+            frozenset([graded]),
+            "rejected",
+        ),
+        Injection(
+            "quality_null_key_therapeutic_areas",
+            "therapeutic_areas",
+            "id",
+            frozenset(["null"]),
+            "rejected",
+        ),
+    ]
 
 
 # The tenant of a row of a table without tenant_id: its parents'.
@@ -750,7 +809,7 @@ def test_every_rule_the_quarantine_runs_has_its_test(bad: BadInput) -> None:
     ran = {
         name
         for path in compiled.glob("quarantine_*.sql")
-        for name in re.findall(r"'(quality_[a-z_]+)'::text as test_name", path.read_text())
+        for name in re.findall(r"'(quality_[a-z0-9_]+)'::text as test_name", path.read_text())
     }
     declared = {test.name for test in quality.quality_tests(bad.manifest)}
     assert len(ran) > 150

@@ -232,6 +232,39 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
 
 
 @pytest.mark.slow
+def test_readers_only_runs_the_reads_under_refresh_phase_alone(
+    server: database.ConnectionSettings,
+    short_run: bench.BenchRun,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`bench --readers-only` on the short run's warehouse: the four modes, the full-refresh
+    build among them, counted reader errors and deadlocks, and no other phase."""
+    out = tmp_path_factory.mktemp("bench_readers")
+    parameters = short_run.report["parameters"]
+    options = bench.BenchOptions(
+        scale=1,
+        readers=4,
+        reader_seconds=2,
+        out=out,
+        database_prefix=parameters["database_prefix"],
+        target_path=out / "target",
+        readers_only=True,
+    )
+    report = runner.run_readers(server, options, log=bench.Progress(enabled=False))
+    written = json.loads((out / "bench_readers.json").read_text())
+    assert set(written) == {"scale", "as_of", "machine", "reads_under_refresh", "failures"}
+    modes = written["reads_under_refresh"]["modes"]
+    assert set(modes) == {"none", "plain", "concurrently", "full_refresh"}
+    full_refresh = modes["full_refresh"]
+    assert (full_refresh["refreshes"], full_refresh["refresh_errors"]) == (1, [])
+    assert full_refresh["reads"] > 0
+    assert (full_refresh["errors"], full_refresh["deadlocks"]) == (0, 0), full_refresh
+    assert report["failures"] == []
+    markdown = (out / "bench_readers.md").read_text()
+    assert "dbt build --full-refresh" in markdown and "deadlocks" in markdown
+
+
+@pytest.mark.slow
 def test_the_same_answer_check_fails_when_the_raw_query_drops_a_row(
     short_run: bench.BenchRun,
 ) -> None:
@@ -280,3 +313,6 @@ def test_tenant_mode_reads_the_tenant_schema_as_the_querys_tenant() -> None:
     assert query_tenant(compiled, [other]) is None
     args = cli.build_parser().parse_args(["bench", "--tenant-login"])
     assert options_from_args(args).tenant_login
+    args = cli.build_parser().parse_args(["bench", "--readers-only"])
+    assert options_from_args(args).readers_only
+    assert not options_from_args(cli.build_parser().parse_args(["bench"])).readers_only

@@ -27,6 +27,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('evidence') }}
 
 )
 

@@ -24,6 +24,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('products') }}
 
 )
 

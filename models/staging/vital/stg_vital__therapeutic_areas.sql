@@ -23,6 +23,7 @@ renamed as (
         created_at
 
     from source
+    where {{ exclude_quarantined('therapeutic_areas') }}
 
 )
 

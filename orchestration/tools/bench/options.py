@@ -48,6 +48,7 @@ class BenchOptions:
     users: int = 0
     user_seconds: int = 60
     tenant_login: bool = False
+    readers_only: bool = False
 
     def all_scales(self) -> list[int]:
         return sorted({self.scale, *self.scales})
@@ -128,6 +129,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only time each dashboard query through a tenant login beside the direct read,"
         " at --scale (bench_tenant.json, bench_tenant.md)",
     )
+    parser.add_argument(
+        "--readers-only",
+        action="store_true",
+        help="only the reads-under-refresh phase (control, plain, concurrently, a whole"
+        " dbt build --full-refresh) at --scale (bench_readers.json, bench_readers.md)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
@@ -181,4 +188,5 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         users=args.users,
         user_seconds=args.user_seconds,
         tenant_login=args.tenant_login,
+        readers_only=args.readers_only,
     )

@@ -131,7 +131,7 @@ def _incremental_table(report: Mapping[str, Any]) -> str:
     )
 
 
-def _readers_table(reads: Mapping[str, Any]) -> str:
+def readers_table(reads: Mapping[str, Any]) -> str:
     labels = {
         "none": "none (control)",
         "plain": "plain REFRESH",
@@ -142,7 +142,7 @@ def _readers_table(reads: Mapping[str, Any]) -> str:
     for mode in REFRESH_MODES:
         figures = reads["modes"].get(mode) or {}
         if "reads" not in figures:
-            rows.append([labels[mode], figures.get("skipped", "skipped"), *[""] * 8])
+            rows.append([labels[mode], figures.get("skipped", "skipped"), *[""] * 9])
             continue
         label = labels[mode]
         if mode == "full_refresh":
@@ -161,6 +161,7 @@ def _readers_table(reads: Mapping[str, Any]) -> str:
                 str(figures["max_readers_waiting_on_lock"]),
                 fmt.ms(figures["longest_lock_wait_ms"]),
                 str(figures["errors"]),
+                str(figures.get("deadlocks", 0)),
             ]
         )
     return format_table(
@@ -175,6 +176,7 @@ def _readers_table(reads: Mapping[str, Any]) -> str:
             "readers waiting on a lock (max)",
             "longest lock wait",
             "errors",
+            "deadlocks",
         ],
         rows,
         title=f"3. Reads under refresh: {reads['readers']} readers for {reads['seconds']} s run the"
@@ -318,7 +320,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if (report.get("incremental") or {}).get("marts"):
         parts.append(_incremental_table(report))
     if report.get("reads_under_refresh"):
-        parts.append(_readers_table(report["reads_under_refresh"]))
+        parts.append(readers_table(report["reads_under_refresh"]))
     if report.get("throughput"):
         parts.append(throughput_table(report))
     if report.get("load"):

@@ -29,7 +29,7 @@ from orchestration.tools.bench.queries import measure_queries
 from orchestration.tools.bench.readers import failures as reader_failures
 from orchestration.tools.bench.readers import reads_under_refresh
 from orchestration.tools.bench.refresh import measure_refreshes
-from orchestration.tools.bench.report import render_markdown, throughput_table
+from orchestration.tools.bench.report import readers_table, render_markdown, throughput_table
 from orchestration.tools.bench.scaling import scale_figures, scaling_ratios
 from orchestration.tools.bench.tenant import run_tenant_bench
 from orchestration.tools.bench.throughput import load_phase, measure_throughput
@@ -209,6 +209,37 @@ def run(
     return BenchRun(report=report, warehouses=warehouses, paths=paths)
 
 
+def run_readers(
+    server: ConnectionSettings, options: BenchOptions, log: Progress | None = None
+) -> dict[str, Any]:
+    """``--readers-only``: the reads-under-refresh phase alone on the warehouse of ``--scale``;
+    writes ``bench_readers.json`` and ``bench_readers.md`` under ``--out``."""
+    log = log or Progress()
+    as_of = options.as_of or dt.datetime.now(dt.timezone.utc).date()
+    warehouse = prepare_warehouse(server, options.scale, options, as_of, log)
+    view = _refresh_target(warehouse, options.refresh_relation)
+    if view is None or not warehouse.benchmarks:
+        raise BenchError("the warehouse has no materialized view or no benchmark analyses")
+    with tempfile.TemporaryDirectory(prefix="vv-bench-") as scratch:
+        scripts = write_scripts(warehouse.benchmarks, Path(scratch) / "scripts")
+        reads, _ = reads_under_refresh(warehouse, view, scripts, options, Path(scratch), log)
+    report = {
+        "scale": options.scale,
+        "as_of": str(as_of),
+        "machine": machine_info(),
+        "reads_under_refresh": reads,
+        "failures": reader_failures(reads, view.name),
+    }
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = readers_table(reads)
+    (out / "bench_readers.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / "bench_readers.md").write_text(markdown)
+    print(markdown, flush=True)
+    log("done", f"wrote {out / 'bench_readers.json'}, {out / 'bench_readers.md'}")
+    return report
+
+
 def run_users(
     server: ConnectionSettings,
     options: BenchOptions,
@@ -287,6 +318,15 @@ def run_command(args: argparse.Namespace) -> int:
         return 1 if users_report["failures"] else 0
     if options.tenant_login:
         return _run_tenant_command(options)
+    if options.readers_only:
+        try:
+            readers_report = run_readers(project_settings.resolve(), options)
+        except BenchError as error:
+            print(f"value-view bench: {error}", file=sys.stderr)
+            return 1
+        for failure in readers_report["failures"]:
+            print(f"value-view bench: FAIL: {failure}", file=sys.stderr)
+        return 1 if readers_report["failures"] else 0
     try:
         result = run(project_settings.resolve(), options, command=command)
     except AnswerMismatch as error:
