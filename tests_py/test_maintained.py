@@ -139,13 +139,14 @@ def test_a_source_change_reaches_the_real_time_views_within_the_bound(built: Bui
 
     with database.connect(built.settings, autocommit=True) as conn:
         persona, tenant, archetype = conn.execute(
-            "select id, tenant_id, archetype from vital.personas"
-            " where deleted_at is null and archetype is not null order by id limit 1"
+            "select persona_id, tenant_id, archetype from value_view_staging.stg_vital__personas"
+            " where archetype is not null order by persona_id limit 1"
         ).fetchone()
         other = conn.execute(
-            "select archetype from vital.personas where archetype is not null"
-            " and archetype <> %s order by archetype limit 1",
-            (archetype,),
+            "select filter_value from value_view.v_value_view_filter_options"
+            " where tenant_id = %s and filter_type = 'archetype' and filter_value <> %s"
+            " order by filter_value limit 1",
+            (tenant, archetype),
         ).fetchone()[0]
         opportunity = conn.execute(
             "select ai_opportunity_id from value_view.mv_value_view_opportunity_pipeline"
