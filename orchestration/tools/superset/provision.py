@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
 import yaml
 
 from orchestration.lib import database, tenancy
@@ -74,9 +75,7 @@ class Tenant:
 def tenants(settings: ConnectionSettings) -> list[Tenant]:
     """The warehouse's tenants; a one-line error when the demo build is missing."""
     schema = project_settings.source_schema()
-    relations = spec()["datasets"] + [
-        next(iter(re.findall(r"v_value_view_filter_options", spec()["hierarchy"]["sql"])))
-    ]
+    relations = spec()["datasets"] + spec()["hierarchy"]["reads"]
     with database.connect(settings, autocommit=True) as conn:
         missing = [
             name
@@ -113,6 +112,23 @@ def sqlalchemy_uri(target: ConnectionSettings, login: str, password: str) -> str
         f"postgresql+psycopg2://{quote(login, safe='')}:{quote(password, safe='')}"
         f"@{target.host}:{target.port}/{quote(target.dbname, safe='')}"
     )
+
+
+def login_ready(primary: ConnectionSettings, tenant: Tenant, password: str) -> bool:
+    """Whether the tenant login exists, is mapped to ``tenant`` and takes ``password`` (then
+    provisioning leaves it as it is)."""
+    try:
+        with database.connect(primary.with_login(tenant.login, password), autocommit=True) as conn:
+            read_only = conn.execute("show default_transaction_read_only").fetchone()[0]
+        with database.connect(primary, autocommit=True) as conn:
+            mapped = conn.execute(
+                f"select tenant_id::text from {tenancy.SECURITY_SCHEMA}.{tenancy.MAPPING_TABLE}"
+                " where login = %s",
+                (tenant.login,),
+            ).fetchone()
+    except psycopg.Error:
+        return False
+    return read_only == "on" and mapped is not None and mapped[0] == tenant.id
 
 
 # -- the objects ---------------------------------------------------------------------------
@@ -429,7 +445,8 @@ def provision(
     for tenant in found:
         tenant.login = f"{login_prefix}_{tenant.slug}"[:63]
         password = superset.secret("logins", tenant.login)
-        tenancy.add_login(primary, tenant.login, tenant.id, password=password)
+        if not login_ready(primary, tenant, password):
+            tenancy.add_login(primary, tenant.login, tenant.id, password=password)
         tenant.database_id = ensure_database(
             api, tenant, sqlalchemy_uri(target, tenant.login, password)
         )
