@@ -46,7 +46,7 @@ class Browser:
         port = int(port_file.read_text().split()[0])
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as reply:
             pages = [page for page in json.load(reply) if page["type"] == "page"]
-        self.socket = connect(pages[0]["webSocketDebuggerUrl"], max_size=None)
+        self.socket = connect(pages[0]["webSocketDebuggerUrl"], max_size=None).__enter__()
         self.ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Runtime.enable")

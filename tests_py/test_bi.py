@@ -59,7 +59,10 @@ def _build(warehouse: database.ConnectionSettings, target: Path) -> None:
     demo_data.load_demo_data(warehouse, scale=1, seed=SEED, as_of=as_of, progress=False)
     env = {**os.environ, **warehouse.env()}
     project.run_dbt(["seed", "--quiet"], target_path=target, env=env)
-    marts = ["+path:models/marts", "+path:models/quarantine"]
+    definition = provisioning.spec()
+    # the relations the dashboard reads and everything they are built from
+    relations = definition["datasets"] + definition["hierarchy"]["reads"]
+    marts = [f"+{name}" for name in relations] + ["+path:models/quarantine"]
     project.run_dbt(["run", "--quiet", "--select", *marts], target_path=target, env=env)
 
 
