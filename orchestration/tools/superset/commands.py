@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def report(done: provisioning.Provisioned) -> None:
+def report(done: provisioning.Provisioned, superset: Superset) -> None:
     print(f"Superset at {done.url}, tenant logins connect to {done.endpoint}")
     rows = [
         [
@@ -30,7 +30,7 @@ def report(done: provisioning.Provisioned) -> None:
         for tenant in done.tenants
     ]
     print_table(["tenant", "viewer user", "database login", "dashboard", "charts"], rows)
-    print("passwords: .value_view/superset/secrets.json (users: admin and the viewers)")
+    print(f"passwords (admin, the viewers, the database logins): {superset.secrets_path}")
 
 
 def cmd_bi(args: argparse.Namespace) -> int:
@@ -57,5 +57,5 @@ def cmd_bi(args: argparse.Namespace) -> int:
         running = superset.status()
         if running is None:
             running = superset.start(args.port)
-    report(provisioning.provision(superset, primary, running.url, home))
+    report(provisioning.provision(superset, primary, running.url, home), superset)
     return 0
