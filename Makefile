@@ -11,9 +11,14 @@ STAMP := $(VENV)/.installed
 SCALE ?= 1
 SEED ?= 42
 VV := $(BIN)/value-view
+# Superset lives in a virtual environment of its own: its Flask/SQLAlchemy pins never touch .venv.
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed
+BI_PORT ?= 8088
+BI_PACKAGES := apache-superset rich cachetools flask-caching psycopg2-binary
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test pytest lint fix clean ui chromium pgbouncer bench db-start db-stop
+.PHONY: help install demo test pytest lint fix clean ui chromium pgbouncer bench db-start db-stop bi bi-install bi-stop
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "Value View analytics\n\nTargets:\n"} \
@@ -28,6 +33,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## Create .venv and install the pinned dependencies
 
+$(BI_STAMP): constraints-bi.txt
+	@test -d $(BI_VENV) || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BI_VENV)/bin/python -m pip install --quiet -c constraints-bi.txt $(BI_PACKAGES)
+	@touch $(BI_STAMP)
+
+bi-install: $(BI_STAMP) ## Install Apache Superset into .venv-bi (constraints-bi.txt)
+
+bi: $(STAMP) $(BI_STAMP) ## Superset on the marts at 127.0.0.1:BI_PORT: a Value View dashboard and a viewer per tenant (after make demo)
+	$(VV) bi start --port $(BI_PORT)
+
+bi-stop: $(STAMP) ## Stop Superset
+	$(VV) bi stop
+
 demo: $(STAMP) ## Embedded server + demo data at SCALE + the whole pipeline + a summary table
 	$(VV) demo --scale $(SCALE) --seed $(SEED)
 
@@ -37,7 +56,7 @@ ui: $(STAMP) ## Dagster UI (webserver + daemon) on 127.0.0.1:3000
 bench: $(STAMP) ## Benchmark: marts vs raw queries, refresh costs, reads under refresh, scaling, throughput
 	$(VV) bench --scale $(SCALE)
 
-test: $(STAMP) chromium pgbouncer ## Everything CI runs: make lint (ruff, sqlfluff, dbt-score, dbt-bouncer), then pytest on a real server
+test: $(STAMP) $(BI_STAMP) chromium pgbouncer ## Everything CI runs: make lint (ruff, sqlfluff, dbt-score, dbt-bouncer), then pytest on a real server
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -76,6 +95,7 @@ db-start: $(STAMP) ## Start (or reuse) the embedded PostgreSQL
 db-stop: $(STAMP) ## Stop the embedded PostgreSQL
 	$(VV) db stop
 
-clean: ## Stop the embedded server and remove build output (keeps .venv)
+clean: ## Stop Superset and the embedded server and remove build output (keeps .venv and .venv-bi)
+	-@test -x $(VV) && $(VV) bi stop
 	-@test -x $(VV) && $(VV) db stop
 	rm -rf .value_view target logs artifacts .pytest_cache .ruff_cache

@@ -37,6 +37,9 @@ from orchestration.tools.options import (
     parse_tenants,
 )
 from orchestration.tools.serving import cmd_db, cmd_pooler
+from orchestration.tools.superset import commands as bi_commands
+from orchestration.tools.superset.api import ApiError
+from orchestration.tools.superset.server import SupersetError
 
 # -- commands ----------------------------------------------------------------------------
 
@@ -261,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     pooler.add_argument("--port", type=int, default=None, help="start: the port to listen on")
     pooler.set_defaults(func=cmd_pooler)
 
+    bi = sub.add_parser(
+        "bi", help="Apache Superset on the marts: a dashboard and a viewer per tenant (make bi)"
+    )
+    bi_commands.add_arguments(bi)
+    bi.set_defaults(func=bi_commands.cmd_bi)
+
     demo = sub.add_parser("demo-data", help="load deterministic demo data into the source schema")
     demo.add_argument("--scale", default="1", help="multiplies the spec's volumes (default 1)")
     demo.add_argument("--seed", default=str(DEFAULT_SEED), help="random seed (default 42)")
@@ -365,6 +374,9 @@ ONE_LINE_ERRORS = (
     describe.UnknownMart,
     bi_replica.ReplicaError,
     bi_pooler.PoolerError,
+    SupersetError,
+    ApiError,
+    tenancy.TenancyError,
 )
 
 
