@@ -166,6 +166,11 @@ def expected_trends(warehouse: Warehouse, now: dt.datetime) -> dict[tuple, dict]
         before = [point for point in points if point[0] <= moment]
         return before[-1][1] if before else None
 
+    # the spans reach back from 00:00 UTC of the build's day, so that the mart and a later
+    # recomputation (the benchmark's raw twin) look at the same moments
+    midnight = dt.datetime.combine(
+        now.astimezone(dt.timezone.utc).date(), dt.time(0), tzinfo=dt.timezone.utc
+    )
     expected = {}
     for key, points in histories.items():
         current = points[-1][1]
@@ -187,7 +192,7 @@ def expected_trends(warehouse: Warehouse, now: dt.datetime) -> dict[tuple, dict]
             "first_band_crossed_to": crossing[2] if crossing else None,
         }
         for days in (7, 30, 90):
-            then = score_at(points, now - dt.timedelta(days=days))
+            then = score_at(points, midnight - dt.timedelta(days=days))
             row[f"score_{days}_days_ago"] = cents(then)
             row[f"change_{days}_days"] = None if then is None else cents(current - then)
         expected[key] = row

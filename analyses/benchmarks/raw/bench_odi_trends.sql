@@ -11,7 +11,8 @@ with
 
 score_history as (
 
-    select * from {{ ref('odi_scores_snapshot') }}
+    select * from {{ ref('odi_scores_snapshot') }} as versions
+    where {{ exclude_quarantined('jtbd_odi_scores', relation='versions') }}
 
 ),
 
@@ -42,9 +43,9 @@ checkpoints as (
 
     select
         current_timestamp as measured_at,
-        current_timestamp - interval '7 days' as days_7_ago,
-        current_timestamp - interval '30 days' as days_30_ago,
-        current_timestamp - interval '90 days' as days_90_ago
+        date_trunc('day', current_timestamp, 'UTC') - interval '7 days' as days_7_ago,
+        date_trunc('day', current_timestamp, 'UTC') - interval '30 days' as days_30_ago,
+        date_trunc('day', current_timestamp, 'UTC') - interval '90 days' as days_90_ago
 
 ),
 

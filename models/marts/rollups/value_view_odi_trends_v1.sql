@@ -15,7 +15,9 @@ with
 score_history as (
 
     {% if snapshot_taken -%}
-        select * from {{ snapshot }}
+        -- versions of a source row the quarantine rejects stay out, as in staging
+        select * from {{ snapshot }} as versions
+        where {{ exclude_quarantined('jtbd_odi_scores', relation='versions') }}
     {%- else -%}
         select
             null::uuid as tenant_id,
@@ -40,9 +42,9 @@ checkpoints as (
 
     select
         current_timestamp as measured_at,
-        current_timestamp - interval '7 days' as days_7_ago,
-        current_timestamp - interval '30 days' as days_30_ago,
-        current_timestamp - interval '90 days' as days_90_ago
+        date_trunc('day', current_timestamp, 'UTC') - interval '7 days' as days_7_ago,
+        date_trunc('day', current_timestamp, 'UTC') - interval '30 days' as days_30_ago,
+        date_trunc('day', current_timestamp, 'UTC') - interval '90 days' as days_90_ago
 
 ),
 
