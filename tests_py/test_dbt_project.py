@@ -359,7 +359,7 @@ def odi_sandbox(
     settings = server.with_database(f"vv_odi_{os.getpid()}_{secrets.token_hex(3)}")
     database.ensure_database(settings)
     root = tmp_path_factory.mktemp("odi_project")
-    for name in ("models", "macros", "seeds", "tests", "analyses"):
+    for name in ("models", "macros", "seeds", "snapshots", "tests", "analyses"):
         shutil.copytree(PROJECT_ROOT / name, root / name)
     shutil.copy(PROJECT_ROOT / "dbt_project.yml", root / "dbt_project.yml")
     ddl = demo_data.DDL_PATH.read_text()

@@ -612,7 +612,7 @@ def test_a_model_reading_a_relation_outside_its_streams_fails_the_build(
 ):
     """Without the ODI score stream, score changes would go unnoticed: the build says so."""
     root = tmp_path / "project"
-    for name in ("models", "macros", "seeds", "tests", "analyses"):
+    for name in ("models", "macros", "seeds", "snapshots", "tests", "analyses"):
         shutil.copytree(PROJECT_ROOT / name, root / name)
     shutil.copy(PROJECT_ROOT / "dbt_project.yml", root / "dbt_project.yml")
     yml = root / "models" / "marts" / "value_view" / f"{LATEST}.yml"
