@@ -127,7 +127,18 @@ def sealed(
                 ).fetchall()
             )
             large_object = conn.execute("select lo_from_bytea(0, 'owned by the admin')").fetchone()
-        table = next(name for name in sorted(relations) if kinds.get(name) == "r")
+            # a table mart with rows of the tenant (the trend table stays empty without a snapshot)
+            table = next(
+                name
+                for name in sorted(relations)
+                if kinds.get(name) == "r"
+                and conn.execute(
+                    sql.SQL("select exists (select from {}.{} where tenant_id = %s)").format(
+                        sql.Identifier(tenancy.BI_SCHEMA), sql.Identifier(name)
+                    ),
+                    (tenants[0],),
+                ).fetchone()[0]
+            )
         matview = next(name for name in sorted(relations) if kinds.get(name) == "m")
         yield Sealed(
             settings, target, tenants, login, reader, suffix, table, matview, large_object[0]
