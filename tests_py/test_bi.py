@@ -28,6 +28,7 @@ from psycopg import sql
 from orchestration.lib import database, settings, tenancy, tenant_removal
 from orchestration.lib import dbt_runner as project
 from orchestration.tools import demo_data
+from orchestration.tools.superset import dashboard
 from orchestration.tools.superset import provision as provisioning
 from orchestration.tools.superset.api import Api, ApiError
 from orchestration.tools.superset.server import ADMIN, Superset, bi_venv
@@ -60,7 +61,7 @@ def _build(warehouse: database.ConnectionSettings, target: Path) -> None:
     demo_data.load_demo_data(warehouse, scale=1, seed=SEED, as_of=as_of, progress=False)
     env = {**os.environ, **warehouse.env()}
     project.run_dbt(["seed", "--quiet"], target_path=target, env=env)
-    definition = provisioning.spec()
+    definition = dashboard.spec()
     # the relations the dashboard reads and everything they are built from
     relations = definition["datasets"] + definition["hierarchy"]["reads"]
     marts = [f"+{name}" for name in relations] + ["+path:models/quarantine"]
@@ -112,7 +113,7 @@ def test_the_demo_build_is_required(server: database.ConnectionSettings, tmp_pat
 
 def test_provisioning_twice_changes_no_count(stack: Stack) -> None:
     tenants = len(stack.done.tenants)
-    definition = provisioning.spec()
+    definition = dashboard.spec()
     assert tenants >= 2
     assert stack.counts == {
         "dashboard": tenants,
@@ -144,7 +145,7 @@ def _normal(value: object) -> object:
 
 def mart_figures(stack: Stack, chart: dict, tenant_id: str) -> Counter:
     """The chart's groups and metrics computed on the mart itself for one tenant."""
-    columns = provisioning.chart_columns(chart)
+    columns = dashboard.chart_columns(chart)
     select = [sql.Identifier(column) for column in columns] + [
         sql.SQL(metric["sql"]) for metric in chart["metrics"]
     ]
@@ -161,7 +162,7 @@ def mart_figures(stack: Stack, chart: dict, tenant_id: str) -> Counter:
 
 def api_figures(reply: dict, chart: dict) -> Counter:
     (result,) = reply["result"]
-    keys = provisioning.chart_columns(chart) + [m["label"] for m in chart["metrics"]]
+    keys = dashboard.chart_columns(chart) + [m["label"] for m in chart["metrics"]]
     return Counter(tuple(_normal(row[key]) for key in keys) for row in result["data"])
 
 
@@ -228,7 +229,7 @@ def test_the_viewer_sees_every_chart_drawn_with_its_tenants_figures(
     shutil.copyfile(shot, ARTIFACTS / "superset_dashboard.png")
     assert sorted(box["id"] for box in boxes) == sorted(tenant.charts.values())
     assert not blank, f"charts that look blank: {blank}"
-    by_key = {chart["key"]: chart for chart in provisioning.spec()["charts"]}
+    by_key = {chart["key"]: chart for chart in dashboard.spec()["charts"]}
     for key, chart_id in tenant.charts.items():
         status, reply = browser.fetch(f"/api/v1/chart/{chart_id}/data/")
         assert status == 200, (key, reply)
@@ -290,8 +291,8 @@ def test_the_viewers_database_login_cannot_write(stack: Stack) -> None:
     statements = [
         "create table value_view_tenant.x (a int)",
         "create table public.x (a int)",
-        f"delete from {settings.MARTS_SCHEMA}.{provisioning.spec()['datasets'][0]}",
-        f"insert into {tenancy.TENANT_SCHEMA}.{provisioning.spec()['datasets'][0]} default values",
+        f"delete from {settings.MARTS_SCHEMA}.{dashboard.spec()['datasets'][0]}",
+        f"insert into {tenancy.TENANT_SCHEMA}.{dashboard.spec()['datasets'][0]} default values",
     ]
     for statement in statements:
         with database.connect(login, autocommit=True) as conn, pytest.raises(psycopg.Error):
