@@ -353,7 +353,8 @@ def test_a_tier_run_leaves_tests_across_tiers_to_full_builds(
     assert set(cross) <= {e.check_name for e in full_run.get_asset_check_evaluations()}
     tiers = {tier.cron: tier for tier in refresh_tiers(manifest, ValueViewTranslator())}
     hourly = _hourly(manifest)
-    others = [tiers[cron] for cron in set().union(*cross.values()) - {hourly.cron}]
+    assert all(hourly.cron in crons for crons in cross.values()), cross
+    assert set().union(*cross.values()) - {hourly.cron} <= set(tiers)
     with database.connect(warehouse) as conn:
         removed = conn.execute(
             "delete from vital.jtbd_odi_scores where id in (select id from vital.jtbd_odi_scores"
@@ -381,10 +382,10 @@ def test_a_tier_run_leaves_tests_across_tiers_to_full_builds(
                 "null::vital.jtbd_odi_scores, row)).* from unnest(%s::jsonb[]) as row",
                 ([Jsonb(row[0]) for row in removed],),
             )
-    # Once every tier the tests read has run on the same sources, they agree again.
-    for tier in [hourly, *others]:
-        result = pipeline.run_pipeline(
-            defs, instance, _tier_config(warehouse), job_name=tier.job_name
-        )
-        assert result.success, (tier.name, _failures(result))
+    # The other tiers never saw the change; once the hourly tier runs on the restored sources,
+    # every tier is built from the same rows and the tests agree again.
+    result = pipeline.run_pipeline(
+        defs, instance, _tier_config(warehouse), job_name=hourly.job_name
+    )
+    assert result.success, _failures(result)
     assert _agreement(warehouse, cross, tmp_path / "agree") is None
