@@ -20,6 +20,7 @@ from dagster import (
     asset,
     define_asset_job,
 )
+from psycopg.types.json import Jsonb
 
 from orchestration.defs import checks
 from orchestration.defs.assets import DBT_ASSETS_NAME, SKIPPED_METADATA
@@ -28,6 +29,7 @@ from orchestration.defs.schedules import refresh_tiers
 from orchestration.defs.translator import ValueViewTranslator
 from orchestration.lib import database
 from orchestration.lib import manifest as project
+from orchestration.lib.dbt_runner import DbtCommandError, dbt_env, run_dbt
 from orchestration.lib.inputs import skips_when_unchanged, upstream
 from orchestration.tools import instance as dagster_home
 from orchestration.tools import pipeline
@@ -316,3 +318,74 @@ def test_a_source_change_rebuilds_exactly_the_affected_marts(
     assert set(_skipped(result)) == (set(by_key) - readers - clock_bound) | (
         set(quarantine) - checked
     )
+
+
+def _cross_tier_tests(manifest) -> dict[str, set[str]]:
+    """Singular dbt tests that read marts of more than one refresh tier, with those tiers."""
+    marts = project.mart_nodes(manifest)
+    found = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or node.get("test_metadata"):
+            continue
+        parents = [marts[uid] for uid in node["depends_on"]["nodes"] if uid in marts]
+        crons = {project.refresh_cron(parent) for parent in parents}
+        if len(crons - {None}) > 1:
+            found[node["name"]] = crons
+    return found
+
+
+def _agreement(warehouse, names, target) -> str | None:
+    """dbt's own run of the tests named: None when they pass, else its report."""
+    try:
+        run_dbt(["test", "--select", " ".join(names)], target_path=target, env=dbt_env(warehouse))
+    except DbtCommandError as error:
+        return str(error)
+    return None
+
+
+def test_a_tier_run_leaves_tests_across_tiers_to_full_builds(
+    full_run, defs, manifest, warehouse, instance, tmp_path
+):
+    assert full_run.success
+    cross = _cross_tier_tests(manifest)
+    assert "assert_jtbd_summary_agrees_with_heatmap" in cross
+    # A full build runs them (each is a check of one of the marts it reads).
+    assert set(cross) <= {e.check_name for e in full_run.get_asset_check_evaluations()}
+    tiers = {tier.cron: tier for tier in refresh_tiers(manifest, ValueViewTranslator())}
+    hourly = _hourly(manifest)
+    assert all(hourly.cron in crons for crons in cross.values()), cross
+    assert set().union(*cross.values()) - {hourly.cron} <= set(tiers)
+    with database.connect(warehouse) as conn:
+        removed = conn.execute(
+            "delete from vital.jtbd_odi_scores where id in (select id from vital.jtbd_odi_scores"
+            " order by opportunity_score desc nulls last, id limit 5)"
+            " returning to_jsonb(jtbd_odi_scores)"
+        ).fetchall()
+    assert len(removed) == 5
+    try:
+        # The hourly tier rebuilds its marts from the changed scores; the daily marts they are
+        # compared with keep the old ones until their own run. The hourly run succeeds ...
+        result = pipeline.run_pipeline(
+            defs, instance, _tier_config(warehouse), job_name=hourly.job_name
+        )
+        assert result.success, _failures(result)
+        ran = {e.check_name for e in result.get_asset_check_evaluations()}
+        assert not ran & set(cross), ran & set(cross)
+        # ... though the tiers really disagree now: the tests left out would have failed it.
+        report = _agreement(warehouse, cross, tmp_path / "disagree")
+        assert report and "Got " in report, report
+        print(f"\nafter the {hourly.name} run alone: {report.splitlines()[-1][:200]}")
+    finally:
+        with database.connect(warehouse) as conn:
+            conn.execute(
+                "insert into vital.jtbd_odi_scores select (jsonb_populate_record("
+                "null::vital.jtbd_odi_scores, row)).* from unnest(%s::jsonb[]) as row",
+                ([Jsonb(row[0]) for row in removed],),
+            )
+    # The other tiers never saw the change; once the hourly tier runs on the restored sources,
+    # every tier is built from the same rows and the tests agree again.
+    result = pipeline.run_pipeline(
+        defs, instance, _tier_config(warehouse), job_name=hourly.job_name
+    )
+    assert result.success, _failures(result)
+    assert _agreement(warehouse, cross, tmp_path / "agree") is None

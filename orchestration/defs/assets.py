@@ -8,6 +8,13 @@ its inputs are unchanged. The quarantine models a tier run brings up to date bef
 are treated the same way: each records its inputs, and one whose inputs are unchanged is
 skipped, so a tier run on unchanged sources runs no dbt at all. The pipeline job, and a tier run
 with ``force`` (or the run tag ``value_view/force: true``), rebuild everything they select.
+
+A run that builds only part of the graph (a tier run) leaves out the dbt tests that read a mart
+it does not build (dbt's ``buildable`` indirect selection, and an explicit exclude for the tests
+Dagster selects by name): a test that compares a mart of this tier with a mart of another tier
+(the jtbd summary against the ODI heatmap) would otherwise compare a fresh mart with one this run
+does not rebuild, and fail the run until the other tier caught up. Full builds select every
+model, so they run those tests.
 """
 
 import signal
@@ -35,6 +42,11 @@ DBT_ASSETS_NAME = "value_view_dbt"
 INPUTS_METADATA = "value_view/inputs"
 SKIPPED_METADATA = "value_view/skipped"
 FORCE_TAG = "value_view/force"
+# dagster-dbt reads this variable as the run's indirect selection and passes it on to dbt, unless
+# it must select the tests itself (then it sets "empty"); a --indirect-selection flag would
+# override that choice, so the setting goes through the environment.
+INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
+PARTIAL_BUILD_INDIRECT_SELECTION = "buildable"
 
 
 class DbtBuildConfig(Config):
@@ -113,11 +125,13 @@ def build_dbt_assets(
         if skipped and set(skipped) >= set(context.selected_asset_keys):
             return
         args = ["build"]
-        if skipped:
-            excluded = (manifests.dbt_selector(manifest["nodes"][tracked[key]]) for key in skipped)
+        excluded = [manifests.dbt_selector(manifest["nodes"][tracked[key]]) for key in skipped]
+        if indirect_selection(context):
+            excluded += other_tier_tests(manifest, translator, set(context.selected_asset_keys))
+        if excluded:
             args += ["--exclude", " ".join(excluded)]
         recorded = {key: versions[uid] for key, uid in tracked.items() if key not in skipped}
-        with warehouse.dbt_environment(dbt_project):
+        with warehouse.dbt_environment(dbt_project, **indirect_selection(context)):
             invocation = dbt.cli(args, context=context)
             try:
                 for event in invocation.stream().fetch_row_counts():
@@ -127,6 +141,33 @@ def build_dbt_assets(
                 raise
 
     return value_view_dbt
+
+
+def indirect_selection(context: AssetExecutionContext) -> dict[str, str]:
+    """dbt's indirect selection for this run: ``buildable`` when the run builds part of the dbt
+    graph, so a test reading a model that the run neither builds nor reads is left out."""
+    # (a subsetted step's assets_def holds only the selected keys; its node holds them all)
+    if set(context.selected_asset_keys) >= set(
+        context.assets_def.node_keys_by_output_name.values()
+    ):
+        return {}
+    return {INDIRECT_SELECTION_ENV: PARTIAL_BUILD_INDIRECT_SELECTION}
+
+
+def other_tier_tests(
+    manifest: Mapping[str, Any], translator: ValueViewTranslator, selected: set[AssetKey]
+) -> list[str]:
+    """The dbt tests that read a mart this run does not build (an agreement test between two
+    tiers): left to full builds, as their other mart is only as fresh as its own tier's run."""
+    marts = manifests.mart_nodes(manifest)
+    unbuilt = {uid for uid, node in marts.items() if translator.get_asset_key(node) not in selected}
+    return [
+        manifests.dbt_selector(node)
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and unbuilt & set(node["depends_on"]["nodes"])
+        and set(marts) & set(node["depends_on"]["nodes"]) - unbuilt
+    ]
 
 
 def unchanged_marts(

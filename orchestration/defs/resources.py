@@ -54,13 +54,14 @@ class WarehouseResource(ConfigurableResource):
         return dbt_env(self.settings(), source_schema=self.source())
 
     @contextmanager
-    def dbt_environment(self, dbt_project: DbtProject) -> Iterator[dict[str, str]]:
-        """Point dbt invocations made inside the block at this warehouse and Dagster's target path.
+    def dbt_environment(self, dbt_project: DbtProject, **extra: str) -> Iterator[dict[str, str]]:
+        """Point dbt invocations made inside the block at this warehouse and Dagster's target path
+        (plus any ``extra`` dbt settings).
 
         DbtCliResource passes the process environment to dbt, so the block sets it and restores
         it afterwards.
         """
-        values = self.env()
+        values = {**self.env(), **extra}
         values["DBT_TARGET_PATH"] = str(target_dir(dbt_project))
         saved = {name: os.environ.get(name) for name in values}
         os.environ.update(values)
