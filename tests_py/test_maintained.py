@@ -54,8 +54,45 @@ def test_the_maintained_views_and_what_they_watch(manifest: dict[str, Any]) -> N
     assert {"tenants", "personas", "org_roles"} <= {table for _, table in catalog.watched}
     pipeline = next(r for r in relations if "opportunit" in r.relation)
     assert "ai_opportunities" in {table for _, table in pipeline.watched}
-    # the job summary it reads the ODI context from is a stored model it watches
-    assert any(table.endswith("_v1") for _, table in pipeline.watched)
+    # neither reads a mart: a mart's rebuild-aside swap could not drop a view built on it
+    assert not any(table.endswith("_v1") for r in relations for _, table in r.watched)
+
+
+MATERIALIZED_VIEWS = {"safe_materialized_view", "materialized_view"}
+
+
+def _materialized_views_under(manifest: dict[str, Any], uid: str) -> set[str]:
+    """The materialized views a model is built on, directly or through views."""
+    nodes, found, seen = manifest["nodes"], set(), set()
+    stack = list(nodes[uid]["depends_on"]["nodes"])
+    while stack:
+        parent = stack.pop()
+        if parent in seen or parent not in nodes:
+            continue
+        seen.add(parent)
+        materialized = nodes[parent]["config"].get("materialized")
+        if materialized in MATERIALIZED_VIEWS:
+            found.add(parent)
+        elif materialized == "view":
+            stack.extend(nodes[parent]["depends_on"]["nodes"])
+    return found
+
+
+def test_no_materialized_view_is_built_on_another(manifest: dict[str, Any]) -> None:
+    # A rebuild-aside swap or a full refresh drops the old copy of a materialized view; one built
+    # on it (directly or through views) would stop that drop, and the rebuild would fail.
+    views = [
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") in MATERIALIZED_VIEWS
+    ]
+    assert len(views) >= 9
+    built_on = {uid: _materialized_views_under(manifest, uid) for uid in views}
+    assert not {uid: under for uid, under in built_on.items() if under}
+    # the walk finds one when there is one: the real-time pipeline view reads the job summary
+    pipeline = next(uid for uid in manifest["nodes"] if "mv_value_view_opportunity_pipeline" in uid)
+    assert any("jtbd_summary" in uid for uid in _materialized_views_under(manifest, pipeline))
 
 
 def test_a_bound_the_sensor_cannot_keep_is_refused() -> None:

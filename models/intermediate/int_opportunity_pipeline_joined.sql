@@ -1,10 +1,9 @@
 {#-
     One row per AI opportunity on a live job, with the job's attributes, AI suitability,
-    strategic pillars and primary value category and the job's ODI context from the hourly job
-    summary, kept as a maintained materialized view that `mv_value_view_opportunity_pipeline`
-    reads (see the YAML for the staleness bound). Whether the job has ODI context is kept here;
-    the real-time view adds when the summary was refreshed (from the refresh log), which moves
-    without changing any row.
+    strategic pillars and primary value category, kept as a maintained materialized view that
+    `mv_value_view_opportunity_pipeline` reads (see the YAML for the staleness bound). It reads
+    no mart: the real-time view joins the job's ODI context from the hourly job summary at read
+    time, so a rebuild of the summary never has to swap a materialized view built on it.
 -#}
 
 with
@@ -39,12 +38,6 @@ job_value_drivers as (
 
 ),
 
-job_summaries as (
-
-    select * from {{ ref('mv_value_view_jtbd_summary') }}
-
-),
-
 pipeline as (
 
     select
@@ -61,19 +54,12 @@ pipeline as (
         opportunities.automation_potential,
         opportunities.estimated_time_savings_hours,
         opportunities.estimated_cost_savings_usd,
-        job_summaries.avg_opportunity_score::numeric(4, 1) as avg_opportunity_score,
-        job_summaries.max_opportunity_score::numeric(4, 2) as max_opportunity_score,
-        coalesce(job_summaries.scored_personas_count, 0)::bigint as scored_personas_count,
-        coalesce(
-            job_summaries.highly_underserved_count + job_summaries.underserved_count, 0
-        )::bigint as underserved_personas_count,
         ai_suitability.overall_score as ai_suitability,
         ai_suitability.recommended_service_layer,
         job_value_drivers.primary_value_category,
         job_pillars.strategic_pillars,
         opportunities.created_at,
-        opportunities.updated_at,
-        job_summaries.jtbd_id is not null as has_odi_context
+        opportunities.updated_at
 
     from opportunities
     inner join jobs
@@ -84,8 +70,6 @@ pipeline as (
         on opportunities.jtbd_id = job_value_drivers.jtbd_id
     left join ai_suitability
         on opportunities.jtbd_id = ai_suitability.jtbd_id
-    left join job_summaries
-        on opportunities.jtbd_id = job_summaries.jtbd_id
 
 )
 
