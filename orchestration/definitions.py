@@ -20,6 +20,7 @@ from orchestration.defs.checks import (
     build_latency_checks,
 )
 from orchestration.defs.demo import DEMO_DATA_KEY, vital_demo_data
+from orchestration.defs.maintained import build_maintained
 from orchestration.defs.resources import BenchmarkResource, WarehouseResource, dbt_resource
 from orchestration.defs.schedules import build_refresh_schedules, pipeline_job
 from orchestration.defs.sources import build_source_observations
@@ -49,6 +50,7 @@ def build_definitions(
     translator = ValueViewTranslator()
     dbt_assets = build_dbt_assets(dbt_project, manifest, translator)
     mart_keys = [translator.get_asset_key(node) for node in manifests.mart_nodes(manifest).values()]
+    maintained_jobs, maintained_sensors = build_maintained(manifest)
     sources = build_source_observations(
         manifest, translator, upstream=[DEMO_DATA_KEY] if with_demo_data else []
     )
@@ -65,7 +67,8 @@ def build_definitions(
             *build_warehouse_checks(mart_keys),
             build_replica_lag_check(manifest, mart_keys),
         ],
-        jobs=[pipeline_job(sources), archive_professional_data_job],
+        jobs=[pipeline_job(sources), archive_professional_data_job, *maintained_jobs],
+        sensors=maintained_sensors,
         schedules=[
             *build_refresh_schedules(manifest, translator, dbt_assets),
             *archive_schedules(),

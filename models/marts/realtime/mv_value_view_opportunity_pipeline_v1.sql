@@ -1,41 +1,15 @@
 {#-
-    One row per AI opportunity on a live job, read live from the source (a view: a status,
-    priority or estimate change shows at once), with the job's live attributes, AI suitability,
-    strategic pillars and primary value category. The job's ODI context - an aggregate over the
-    heatmap pairs, whose scores change weekly - is read from the hourly job summary rather than
-    recomputed on every read; `odi_context_refreshed_at` (the summary's last refresh, from the
-    refresh log) says how fresh it is, and a job created since the last refresh has no context yet.
+    The AI opportunity pipeline (see the YAML): the maintained pipeline, refreshed when its
+    sources change, within the staleness bound its YAML states, with each job's ODI context
+    joined from the hourly job summary at read time (by its unique job index), and when that
+    summary was refreshed.
 -#}
 
 with
 
-opportunities as (
+pipeline as (
 
-    select * from {{ ref('stg_vital__ai_opportunities') }}
-
-),
-
-jobs as (
-
-    select * from {{ ref('stg_vital__jtbd') }}
-
-),
-
-ai_suitability as (
-
-    select * from {{ ref('stg_vital__jtbd_ai_suitability') }}
-
-),
-
-job_pillars as (
-
-    select * from {{ ref('int_jtbd_pillars_aggregated') }}
-
-),
-
-job_value_drivers as (
-
-    select * from {{ ref('int_jtbd_primary_value_drivers_selected') }}
+    select * from {{ ref('int_opportunity_pipeline_joined') }}
 
 ),
 
@@ -43,53 +17,38 @@ job_summaries as (
 
     select * from {{ ref('mv_value_view_jtbd_summary') }}
 
-),
-
-pipeline as (
-
-    select
-        opportunities.ai_opportunity_id,
-        opportunities.tenant_id,
-        opportunities.jtbd_id,
-        jobs.jtbd_code,
-        jobs.jtbd_name,
-        jobs.complexity,
-        jobs.frequency,
-        opportunities.opportunity_name,
-        opportunities.status,
-        opportunities.priority,
-        opportunities.automation_potential,
-        opportunities.estimated_time_savings_hours,
-        opportunities.estimated_cost_savings_usd,
-        job_summaries.avg_opportunity_score::numeric(4, 1) as avg_opportunity_score,
-        job_summaries.max_opportunity_score::numeric(4, 2) as max_opportunity_score,
-        coalesce(job_summaries.scored_personas_count, 0)::bigint as scored_personas_count,
-        coalesce(
-            job_summaries.highly_underserved_count + job_summaries.underserved_count, 0
-        )::bigint as underserved_personas_count,
-        ai_suitability.overall_score as ai_suitability,
-        ai_suitability.recommended_service_layer,
-        job_value_drivers.primary_value_category,
-        job_pillars.strategic_pillars,
-        opportunities.created_at,
-        opportunities.updated_at,
-        case
-            when job_summaries.jtbd_id is not null
-                then {{ value_view_last_refreshed(ref('mv_value_view_jtbd_summary')) }}
-        end as odi_context_refreshed_at
-
-    from opportunities
-    inner join jobs
-        on opportunities.jtbd_id = jobs.jtbd_id
-    inner join job_pillars
-        on opportunities.jtbd_id = job_pillars.jtbd_id
-    inner join job_value_drivers
-        on opportunities.jtbd_id = job_value_drivers.jtbd_id
-    left join ai_suitability
-        on opportunities.jtbd_id = ai_suitability.jtbd_id
-    left join job_summaries
-        on opportunities.jtbd_id = job_summaries.jtbd_id
-
 )
 
-select * from pipeline
+select
+    pipeline.ai_opportunity_id,
+    pipeline.tenant_id,
+    pipeline.jtbd_id,
+    pipeline.jtbd_code,
+    pipeline.jtbd_name,
+    pipeline.complexity,
+    pipeline.frequency,
+    pipeline.opportunity_name,
+    pipeline.status,
+    pipeline.priority,
+    pipeline.automation_potential,
+    pipeline.estimated_time_savings_hours,
+    pipeline.estimated_cost_savings_usd,
+    job_summaries.avg_opportunity_score::numeric(4, 1) as avg_opportunity_score,
+    job_summaries.max_opportunity_score::numeric(4, 2) as max_opportunity_score,
+    coalesce(job_summaries.scored_personas_count, 0)::bigint as scored_personas_count,
+    coalesce(
+        job_summaries.highly_underserved_count + job_summaries.underserved_count, 0
+    )::bigint as underserved_personas_count,
+    pipeline.ai_suitability,
+    pipeline.recommended_service_layer,
+    pipeline.primary_value_category,
+    pipeline.strategic_pillars,
+    pipeline.created_at,
+    pipeline.updated_at,
+    case
+        when job_summaries.jtbd_id is not null
+            then {{ value_view_last_refreshed(ref('mv_value_view_jtbd_summary')) }}
+    end as odi_context_refreshed_at
+from pipeline
+left join job_summaries
+    on pipeline.jtbd_id = job_summaries.jtbd_id

@@ -1,0 +1,177 @@
+"""Maintained materialized views: the relations behind the real-time views, refreshed when a
+table they are built from changes, within a stated staleness bound.
+
+A model opts in with ``meta.maintained.staleness_bound_seconds``. What it is built from are the
+tables under it: the source tables and every upstream model or seed that PostgreSQL stores (a
+view stores nothing; the tables under it are followed instead). Whether any of them changed is
+read from PostgreSQL's cumulative statistics, which count every inserted, updated and deleted
+row of a table, together with its OID and file node (a rebuild-aside swap, a TRUNCATE or a plain
+REFRESH gives new ones): a handful of catalog reads, whatever the tables' sizes. A writing
+session publishes its counts within about ten seconds of its commit (at once when it ends). The
+marker is a digest of those figures: equal markers mean no table was written since. A refresh is
+``REFRESH MATERIALIZED VIEW CONCURRENTLY`` (readers are never blocked), recorded in the refresh
+log like dbt's refreshes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from orchestration.lib import manifest as manifests
+from orchestration.lib.database import ConnectionSettings, connect
+from orchestration.lib.settings import MARTS_SCHEMA
+
+REFRESH_LOG_SCHEMA = f"{MARTS_SCHEMA}_meta"
+STORED = frozenset({"table", "incremental", "materialized_view", "seed", "snapshot"})
+LOCK_TIMEOUT = "30s"
+
+
+class MaintainedError(RuntimeError):
+    """A maintained relation could not be refreshed (a one-line reason)."""
+
+
+@dataclass(frozen=True)
+class Maintained:
+    """One maintained materialized view: its relation, bound and the tables it is built from."""
+
+    unique_id: str
+    schema: str
+    relation: str
+    staleness_bound_seconds: int
+    watched: tuple[tuple[str, str], ...]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.relation}"
+
+
+def _stored(node: Mapping[str, Any]) -> bool:
+    if node.get("resource_type") in ("seed", "snapshot"):
+        return True
+    materialized = str((node.get("config") or {}).get("materialized") or "")
+    return materialized in STORED or "materialized_view" in materialized or "table" in materialized
+
+
+def staleness_bound(node: Mapping[str, Any]) -> int | None:
+    """The node's ``meta.maintained.staleness_bound_seconds``, or None when not maintained."""
+    maintained = manifests.node_meta(node).get("maintained")
+    if not isinstance(maintained, Mapping):
+        return None
+    bound = maintained.get("staleness_bound_seconds")
+    return int(bound) if bound is not None else None
+
+
+def maintained_relations(manifest: Mapping[str, Any]) -> list[Maintained]:
+    """Every maintained model of the project, with the stored tables under it."""
+    found = []
+    nodes = manifest.get("nodes", {})
+    for uid in sorted(nodes):
+        node = nodes[uid]
+        bound = staleness_bound(node)
+        if node.get("resource_type") != "model" or bound is None:
+            continue
+        watched = _stored_inputs(manifest, uid)
+        found.append(
+            Maintained(
+                unique_id=uid,
+                schema=str(node["schema"]),
+                relation=manifests.relation_name(node),
+                staleness_bound_seconds=bound,
+                watched=tuple(sorted(watched)),
+            )
+        )
+    return found
+
+
+def _stored_inputs(manifest: Mapping[str, Any], unique_id: str) -> set[tuple[str, str]]:
+    """The tables under a model: its sources, and its upstream stored models and seeds (whose
+    own inputs are theirs to watch: a stored model changes only when it is rebuilt)."""
+    nodes, sources = manifest.get("nodes", {}), manifest.get("sources", {})
+    found: set[tuple[str, str]] = set()
+    seen: set[str] = set()
+    pending = list((nodes[unique_id].get("depends_on") or {}).get("nodes") or [])
+    while pending:
+        uid = pending.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        if uid in sources:
+            source = sources[uid]
+            found.add((str(source["schema"]), str(source.get("identifier") or source["name"])))
+        elif uid in nodes and _stored(nodes[uid]):
+            found.add((str(nodes[uid]["schema"]), manifests.relation_name(nodes[uid])))
+        elif uid in nodes:
+            pending.extend((nodes[uid].get("depends_on") or {}).get("nodes") or [])
+    return found
+
+
+def watched_tables(relations: Iterable[Maintained]) -> list[tuple[str, str]]:
+    return sorted({table for relation in relations for table in relation.watched})
+
+
+def change_marker(settings: ConnectionSettings, tables: Sequence[tuple[str, str]]) -> str:
+    """A digest of the tables' write counters, OIDs and file nodes: it moves with any write."""
+    with connect(settings, autocommit=True) as conn:
+        rows = conn.execute(
+            "select watched.schema_name, watched.table_name, case when found.oid is null"
+            " then 'missing' else concat_ws(':', found.oid, pg_relation_filenode(found.oid),"
+            " pg_stat_get_tuples_inserted(found.oid), pg_stat_get_tuples_updated(found.oid),"
+            " pg_stat_get_tuples_deleted(found.oid)) end"
+            " from unnest(%s::text[], %s::text[]) as watched (schema_name, table_name)"
+            " left join lateral (select to_regclass(quote_ident(watched.schema_name) || '.'"
+            " || quote_ident(watched.table_name)) as oid) as found on true"
+            " order by 1, 2",
+            ([schema for schema, _ in tables], [table for _, table in tables]),
+        ).fetchall()
+    digest = hashlib.sha256()
+    for schema, table, figures in rows:
+        digest.update(f"{schema}.{table}={figures};".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    relation: str
+    seconds: float
+
+
+def refresh(settings: ConnectionSettings, relations: Iterable[Maintained]) -> list[Refreshed]:
+    """Refresh each maintained view concurrently and record it in the refresh log."""
+    done = []
+    with connect(settings, autocommit=True) as conn:
+        for relation in relations:
+            name = sql.Identifier(relation.schema, relation.relation)
+            if (
+                conn.execute("select to_regclass(%s)", (name.as_string(conn),)).fetchone()[0]
+                is None
+            ):
+                raise MaintainedError(
+                    f"{relation.qualified} does not exist: build it first (value-view dbt run)"
+                )
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute(
+                    sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT))
+                )
+                conn.execute(sql.SQL("refresh materialized view concurrently {}").format(name))
+                log = conn.execute(
+                    "select to_regclass(format('%%I.refresh_log', %s::text))",
+                    (REFRESH_LOG_SCHEMA,),
+                ).fetchone()[0]
+                if log is not None:
+                    conn.execute(
+                        sql.SQL(
+                            "insert into {} (schema_name, relation_name, refreshed_at)"
+                            " values (%s, %s, now()) on conflict (schema_name, relation_name)"
+                            " do update set refreshed_at = excluded.refreshed_at"
+                        ).format(sql.Identifier(REFRESH_LOG_SCHEMA, "refresh_log")),
+                        (relation.schema, relation.relation),
+                    )
+            done.append(Refreshed(relation.qualified, time.perf_counter() - started))
+    return done
