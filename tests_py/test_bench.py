@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.lib import database, settings
 from orchestration.tools import bench, cli
-from orchestration.tools.bench import readers, runner
+from orchestration.tools.bench import readers, runner, users_report
 from orchestration.tools.bench.answers import (
     Answer,
     AnswerMismatch,
@@ -133,6 +133,28 @@ def test_pgbench_logs_and_output_parse() -> None:
         "pgbench: error: client 3 script 0 aborted in command 0 query 0: ERROR:  boom",
     )
     assert (tps, failed, len(aborted)) == (812.5, 0, 1)
+
+
+def _closed_loop_report(p95_at: dict[int, float]) -> dict:
+    runs = [
+        {"clients": clients, "errors": 0, "per_query_p95_ms": {"bench_value_realization": p95}}
+        for clients, p95 in p95_at.items()
+    ]
+    refused = {"clients": 1000, "queries_per_s": None, "refused": "not run: 1000 clients exceed"}
+    per_query = [{"benchmark": "bench_value_realization", "budget_ms": 300}]
+    return {"throughput": [*runs, refused], "users": {"per_query": per_query}}
+
+
+def test_the_closed_loop_gate_holds_budgets_at_64_clients_only() -> None:
+    within = _closed_loop_report({8: 12.0, 64: 290.0, 256: 1400.0})
+    assert users_report.closed_loop_failures(within) == []
+    over = _closed_loop_report({8: 12.0, 64: 301.0})
+    assert users_report.closed_loop_failures(over) == [
+        "closed loop: bench_value_realization p95 301 ms at 64 clients, over its 300 ms budget"
+    ]
+    errors = _closed_loop_report({8: 12.0})
+    errors["throughput"][0]["errors"] = 3
+    assert users_report.closed_loop_failures(errors) == ["closed loop: 3 errors at 8 clients"]
 
 
 def test_reader_errors_during_the_full_refresh_build_fail_the_bench() -> None:

@@ -53,7 +53,7 @@ ADMIN_DATABASE = "pgbouncer"
 # Server connections per (database, login) pool. Each BI query holds one for its transaction
 # only, so twenty serve hundreds of dashboard users (most of them idle between queries).
 POOL_SIZE = 20
-# Server connections of all logins together: well under the server's max_connections (200).
+# Server connections of all logins together: well under the server's max_connections (300).
 MAX_DB_CONNECTIONS = 60
 MAX_CLIENT_CONNECTIONS = 2000
 # Startup parameters BI drivers send that PgBouncer cannot keep per server connection: JDBC sends

@@ -47,7 +47,7 @@ SOCKET_PATH_LIMIT = 107
 
 # Server settings for an analytics workload on a small machine.
 EMBEDDED_SERVER_SETTINGS = {
-    "max_connections": "200",
+    "max_connections": "300",
     "shared_buffers": "512MB",
     "effective_cache_size": "4GB",
     "work_mem": "32MB",

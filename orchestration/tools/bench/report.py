@@ -186,9 +186,15 @@ def readers_table(reads: Mapping[str, Any]) -> str:
     )
 
 
+def _refused_row(row: Mapping[str, Any]) -> list[str]:
+    return [str(row["clients"]), "-", "-", "-", "-", "-", "-", row["refused"]]
+
+
 def throughput_table(report: Mapping[str, Any]) -> str:
     rows = [
-        [
+        _refused_row(row)
+        if row.get("refused")
+        else [
             str(row["clients"]),
             f"{row['queries_per_s']:,.1f}",
             fmt.ms(row["latency"].get("p50_ms")),

@@ -34,7 +34,11 @@ from orchestration.tools.bench.scaling import scale_figures, scaling_ratios
 from orchestration.tools.bench.tenant import run_tenant_bench
 from orchestration.tools.bench.throughput import load_phase, measure_throughput
 from orchestration.tools.bench.users import measure_users, running_pooler, users_failures
-from orchestration.tools.bench.users_report import render_users_markdown, write_users_chart
+from orchestration.tools.bench.users_report import (
+    closed_loop_failures,
+    render_users_markdown,
+    write_users_chart,
+)
 from orchestration.tools.bench.warehouse import Warehouse, prepare_warehouse
 
 
@@ -277,7 +281,7 @@ def run_users(
         scripts = write_scripts(benchmarks, workdir / "scripts")
         report["users"] = measure_users(primary, benchmarks, scripts, options, workdir, log)
         report["throughput"] = measure_throughput(primary, scripts, options, workdir, log)
-    report["failures"] = users_failures(report["users"])
+    report["failures"] = users_failures(report["users"]) + closed_loop_failures(report)
     markdown = render_users_markdown(report, throughput_table(report))
     paths = {"json": out / "bench.json", "markdown": out / "bench.md", "chart": out / "bench.png"}
     report["outputs"] = {name: str(path) for name, path in paths.items()}

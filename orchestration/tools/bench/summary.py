@@ -107,7 +107,7 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
                 f"control without refresh: {modes.get('none', {}).get('reads_per_s', 0):,.1f}",
             ]
         )
-    throughput = report.get("throughput") or []
+    throughput = [row for row in report.get("throughput") or [] if not row.get("refused")]
     if throughput:
         best = max(throughput, key=lambda row: row["queries_per_s"])
         rows.append(

@@ -46,6 +46,21 @@ def point_read_database(settings: ConnectionSettings, options: BenchOptions) -> 
     return target
 
 
+def free_connection_slots(settings: ConnectionSettings) -> tuple[int, int]:
+    """The connections the server still accepts from a login that is not a superuser, and its
+    ``max_connections``."""
+    with database.connect(settings, autocommit=True) as conn:
+        free, limit = conn.execute(
+            "select current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+            " - coalesce(current_setting('reserved_connections', true)::int, 0)"
+            " - (select count(*) from pg_catalog.pg_stat_activity"
+            "    where backend_type = 'client backend')::int,"
+            " current_setting('max_connections')::int"
+        ).fetchone()
+    return max(0, int(free)), int(limit)
+
+
 def measure_throughput(
     settings: ConnectionSettings,
     scripts: Sequence[Path],
@@ -53,10 +68,22 @@ def measure_throughput(
     workdir: Path,
     log: Progress,
 ) -> list[dict[str, Any]]:
+    """The mix and ``pgbench -S`` at each client count. A count over the server's free
+    connection slots is not run (the server would refuse the clients past them): its row says
+    so, and the other counts still run; a pooler is how more clients than that are served."""
     names = [path.stem for path in scripts]
     results = []
     point_reads = point_read_database(settings, options)
     for clients in options.clients:
+        free, limit = free_connection_slots(settings)
+        if clients > free:
+            refused = (
+                f"not run: {clients} clients exceed the server's {free} free connection slots"
+                f" (max_connections {limit}); more clients need the pooler"
+            )
+            results.append({"clients": clients, "queries_per_s": None, "refused": refused})
+            log("throughput", f"{clients} clients: {refused}")
+            continue
         ceiling = PgbenchProcess(
             point_reads,
             [],
