@@ -1,5 +1,6 @@
 """Shared fixtures: a real PostgreSQL server, a throwaway database per test session, and the dbt
-project parsed for it with the Dagster definitions built from it."""
+project parsed for it with the Dagster definitions built from it; and the warehouse with bad rows
+of every class that the bad-input tests share."""
 
 from __future__ import annotations
 
@@ -57,3 +58,15 @@ def manifest(dbt_project: DbtProject) -> dict[str, Any]:
 def defs(dbt_project: DbtProject) -> Definitions:
     """The code location of the dev deployment (with the demo-data loader)."""
     return build_definitions(dbt_project, deployment="dev")
+
+
+@pytest.fixture(scope="session")
+def bad_build(
+    server: database.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """Demo data with bad rows of every class, built whole (test_bad_input.py): held for the
+    session so that test_bad_input_generated.py copies it instead of building a second one."""
+    from test_bad_input import built_with_bad_rows
+
+    with built_with_bad_rows(server, tmp_path_factory.mktemp("dbt_bad_input")) as built:
+        yield built

@@ -21,6 +21,7 @@ import re
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -726,15 +727,15 @@ def inject_cross_tenant(
     return injected
 
 
-@pytest.fixture(scope="module")
-def bad(
-    server: database.ConnectionSettings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[BadInput]:
+@contextmanager
+def built_with_bad_rows(server: database.ConnectionSettings, target: Path) -> Iterator[BadInput]:
+    """A throwaway database: demo data, the clean baseline of the quality tests, bad rows of
+    every class put in without the source's constraints, then the whole build (no logins yet).
+    The session's ``bad_build`` fixture (conftest.py) holds it, so that
+    test_bad_input_generated.py starts from a copy of it rather than from a second build."""
     settings = server.with_database(f"vv_bad_input_{os.getpid()}_{secrets.token_hex(3)}")
     database.ensure_database(settings)
-    target = tmp_path_factory.mktemp("dbt_bad_input")
     env = {**os.environ, **settings.env(), "DBT_USE_COLORS": "false"}
-    logins: dict[str, str] = {}
     try:
         demo_data.load_demo_data(
             settings,
@@ -759,35 +760,43 @@ def bad(
                 {key for injection in injections for key in injection.keys},
                 {injection.test_name for injection in injections},
             )
-            tenants = [row[0] for row in conn.execute("select id::text from vital.tenants")]
         # The whole build, as a scheduled run would do it: no bad row may stop it.
         build_error = None
         try:
             output = project.run_dbt(["build"], target_path=target, env=env, timeout=3600).stdout
         except project.DbtCommandError as error:
             output = build_error = str(error)
-        manifest = json.loads((target / "manifest.json").read_text())
-        for tenant in tenants:
-            login = f"vv_bad_{os.getpid()}_{secrets.token_hex(3)}"
-            tenancy.add_login(settings, login, tenant, password=PASSWORD)
-            logins[tenant] = login
         yield BadInput(
             settings,
             target,
             env,
-            manifest,
+            json.loads((target / "manifest.json").read_text()),
             baseline,
             failures(target),
             output,
             build_error,
             json.loads((target / "run_results.json").read_text()),
             injections,
-            logins,
         )
     finally:
-        for login in logins.values():
-            tenant_removal.remove_login(settings, login)
         database.drop_database(settings)
+
+
+@pytest.fixture(scope="module")
+def bad(bad_build: BadInput) -> Iterator[BadInput]:
+    """The built warehouse with a login per tenant (password PASSWORD)."""
+    logins: dict[str, str] = {}
+    try:
+        with database.connect(bad_build.settings, autocommit=True) as conn:
+            tenants = [row[0] for row in conn.execute("select id::text from vital.tenants")]
+        for tenant in tenants:
+            login = f"vv_bad_{os.getpid()}_{secrets.token_hex(3)}"
+            tenancy.add_login(bad_build.settings, login, tenant, password=PASSWORD)
+            logins[tenant] = login
+        yield replace(bad_build, logins=logins)
+    finally:
+        for login in logins.values():
+            tenant_removal.remove_login(bad_build.settings, login)
 
 
 def _each(bad: BadInput, check: Callable[[Injection], str | None]) -> None:

@@ -58,7 +58,13 @@ def source_states(
                 states[table] = SourceState(table, False, 0, "", None)
                 continue
             change = next((column for column in CHANGE_COLUMNS if column in columns), None)
-            newest = sql.SQL("max({})").format(sql.Identifier(change)) if change else sql.NULL
+            # an infinite timestamp is bad input (the quarantine rejects it) and no reader
+            # decodes it: the newest finite change is reported, the digest still sees the row
+            newest = (
+                sql.SQL("max({0}) filter (where isfinite({0}))").format(sql.Identifier(change))
+                if change
+                else sql.NULL
+            )
             rows, digest, newest_change = conn.execute(
                 sql.SQL(
                     "select count(*), coalesce(sum(hashtextextended(rows::text, 0)), 0)::text, {}"
