@@ -65,6 +65,8 @@ class Injected:
     table: str
     row_id: str | None
     rows: int = 1
+    # the row a duplicate repeats: left alone by later rules, or the copy would be the one kept
+    original: str | None = None
 
     @property
     def rejected(self) -> bool:
@@ -106,7 +108,12 @@ class Generator(ValueRecipes):
         return row
 
     def touched(self) -> set[tuple[str, str]]:
-        return {(i.table, i.row_id) for i in self.injected if i.row_id}
+        return {
+            (i.table, row_id)
+            for i in self.injected
+            for row_id in (i.row_id, i.original)
+            if row_id
+        }
 
     def referenced(self) -> set[str]:
         """Every id that a uuid column of the catalogue's source tables (other than their own
@@ -323,7 +330,7 @@ class Generator(ValueRecipes):
                     key,
                     sql.SQL("{} + interval '1 second'").format(sql.Identifier(key)),
                 )
-        return Injected(rule, rule["table"], copy["id"])
+        return Injected(rule, rule["table"], copy["id"], original=str(row["id"]))
 
     def _orphan(self, rule, row):
         if rule["column"] == "tenant_id":

@@ -7,7 +7,8 @@
         (rejected | flagged), test_name (the dbt test that reports it) and description.
 
     Only live rows are checked: a soft-deleted row is staging's to drop, not quarantine's. A row
-    breaking several rules appears once per rule. Each branch carries its check and column as
+    breaking several rules appears once per rule. A row with a null id never enters staging, so
+    it does not hold a code: the duplicate rule ranks only rows that have an id. Each branch carries its check and column as
     constants, so a test that filters on them plans only its own branch.
 -#}
 {% macro quarantine_rows(table) -%}
@@ -83,6 +84,7 @@ checks as (
         from {{ source(spec.source, table) }} as candidates
         where
             {{ live | replace("checked.", "candidates.") }}
+            and candidates.id is not null
             and candidates.{{ column }} is not null
             {%- for scope in rule.within %}
             and candidates.{{ quality_quote(scope) }} is not null
