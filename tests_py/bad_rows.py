@@ -109,10 +109,7 @@ class Generator(ValueRecipes):
 
     def touched(self) -> set[tuple[str, str]]:
         return {
-            (i.table, row_id)
-            for i in self.injected
-            for row_id in (i.row_id, i.original)
-            if row_id
+            (i.table, row_id) for i in self.injected for row_id in (i.row_id, i.original) if row_id
         }
 
     def referenced(self) -> set[str]:
