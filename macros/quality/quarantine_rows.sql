@@ -8,8 +8,9 @@
 
     Only live rows are checked: a soft-deleted row is staging's to drop, not quarantine's. A row
     breaking several rules appears once per rule. A row with a null id never enters staging, so
-    it does not hold a code: the duplicate rule ranks only rows that have an id. Each branch carries its check and column as
-    constants, so a test that filters on them plans only its own branch.
+    it does not hold a code: the duplicate rule ranks only rows that have an id. Each branch
+    carries its check and column as constants, so a test that filters on them plans only its own
+    branch.
 -#}
 {% macro quarantine_rows(table) -%}
     {%- set tables = quality_tables() -%}
