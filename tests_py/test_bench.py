@@ -27,6 +27,8 @@ from orchestration.tools.bench.incremental import incremental_marts
 from orchestration.tools.bench.options import BenchError
 from orchestration.tools.bench.pgbench import parse_pgbench_log, parse_pgbench_output
 
+# The tier the short run takes through Dagster: one with few marts.
+SHORT_RUN_TIER = "weekly_sun_0100"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -191,6 +193,7 @@ def short_run(
         throughput_seconds=2,
         load_readers=4,
         load_seconds=2,
+        tiers=(SHORT_RUN_TIER,),
         out=out,
         database_prefix=f"vv_test_bench_{os.getpid()}",
         target_path=out / "target",
@@ -229,6 +232,22 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
         assert mart["changed_runs"] % 2 == 0  # the change is applied and undone
         assert all(isinstance(mart[key], Number) for key in ("full_s", "unchanged_s", "changed_s"))
         assert isinstance(mart["changed_over_full"], Number)
+        # Every declared share of the change was measured; a larger share changes more rows.
+        shares = [point["fraction"] for point in mart["sweep"]]
+        assert len(shares) >= 3 and mart["fraction"] in shares, shares
+        changed = [point["changed_source_rows"] for point in mart["sweep"]]
+        assert changed == sorted(changed) and changed[0] < changed[-1], changed
+
+    # One tier through Dagster: forced, it rebuilds every mart; on unchanged sources, none.
+    (tier,) = report["tiers"]["tiers"]
+    assert tier["tier"] == SHORT_RUN_TIER
+    forced, unchanged = tier["forced"], tier["unchanged"]
+    assert forced["success"] and unchanged["success"], report["tiers"]["failures"]
+    assert (forced["rebuilt"], forced["skipped"]) == (tier["marts"], 0)
+    assert unchanged["rebuilt"] == 0
+    assert unchanged["skipped"] + unchanged["in_place"] == tier["marts"]
+    assert isinstance(tier["unchanged_over_forced"], Number)
+    assert "2d. Tier runs through Dagster" in short_run.paths["markdown"].read_text()
 
     modes = report["reads_under_refresh"]["modes"]
     assert set(modes) == {"none", "plain", "concurrently", "full_refresh"}
@@ -246,7 +265,7 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
     assert report["load"]["errors"] == 0
     assert report["failures"] == []
     assert [row["scale"] for row in report["scaling"]["per_scale"]] == [1]
-    assert len(report["ambitions"]) == 5
+    assert len(report["ambitions"]) == 9
 
     chart = short_run.paths["chart"].read_bytes()
     assert chart.startswith(PNG_MAGIC) and len(chart) > len(PNG_MAGIC)

@@ -8,6 +8,7 @@ benchmark an impossible budget to show that the gate fails and blocks what is do
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 import pytest
@@ -23,11 +24,16 @@ from dagster import (
 from psycopg.types.json import Jsonb
 
 from orchestration.defs import checks
-from orchestration.defs.assets import DBT_ASSETS_NAME, SKIPPED_METADATA
+from orchestration.defs.assets import (
+    DBT_ASSETS_NAME,
+    INPUTS_METADATA,
+    REFRESHED_IN_PLACE_METADATA,
+    SKIPPED_METADATA,
+)
 from orchestration.defs.checks import FRESHNESS_CHECK
 from orchestration.defs.schedules import refresh_tiers
 from orchestration.defs.translator import ValueViewTranslator
-from orchestration.lib import database
+from orchestration.lib import database, inputs
 from orchestration.lib import manifest as project
 from orchestration.lib.dbt_runner import DbtCommandError, dbt_env, run_dbt
 from orchestration.lib.inputs import skips_when_unchanged, upstream
@@ -246,8 +252,11 @@ def test_a_tier_run_on_unchanged_sources_skips_its_marts_and_says_why(
         key for key, uid in by_key.items() if not skips_when_unchanged(manifest["nodes"][uid])
     }
     assert clock_bound and clock_bound < set(by_key)
+    assert all(inputs.refreshes_in_place(manifest["nodes"][by_key[key]]) for key in clock_bound)
+    before = _refresh_log(warehouse)
     result = pipeline.run_pipeline(defs, instance, _tier_config(warehouse), job_name=tier.job_name)
     assert result.success, _failures(result)
+    after = _refresh_log(warehouse)
     skipped = _skipped(result)
     # Unchanged quarantine tables are skipped too: the run starts no dbt for them.
     assert set(skipped) == set(by_key) - clock_bound | set(tier.quarantine_keys)
@@ -259,17 +268,83 @@ def test_a_tier_run_on_unchanged_sources_skips_its_marts_and_says_why(
         records = instance.fetch_observations(key, limit=1).records
         assert records[0].asset_observation.metadata[SKIPPED_METADATA].value == message
     assert _materialized(result) == clock_bound
-    # No dbt test reran on a skipped mart; its freshness counts the confirmation.
+    # A view over a window of the clock is refreshed in place, without dbt, and says so.
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        message = materialization.metadata[REFRESHED_IN_PLACE_METADATA].value
+        assert message.startswith("refreshed in place in "), message
+        node = manifest["nodes"][by_key[materialization.asset_key]]
+        name = project.relation_name(node)
+        assert after[name] > before[name], name
+        assert (
+            materialization.metadata[INPUTS_METADATA].value
+            == inputs.input_versions(manifest, [node["unique_id"]], warehouse, "vital")[
+                node["unique_id"]
+            ]
+        )
+    # No dbt test reran on a mart skipped or refreshed in place; its freshness counts the
+    # confirmation.
     for evaluation in result.get_asset_check_evaluations():
-        if evaluation.asset_key not in skipped:
+        if evaluation.asset_key not in set(skipped) | clock_bound:
             continue
         assert evaluation.check_name == FRESHNESS_CHECK or evaluation.check_name.startswith(
             checks.LATENCY_CHECK
         ), evaluation.check_name
-        if evaluation.check_name == FRESHNESS_CHECK:
+        if evaluation.check_name == FRESHNESS_CHECK and evaluation.asset_key in skipped:
             assert evaluation.passed
             assert evaluation.metadata["based_on"].value == "refresh skipped: inputs unchanged"
-    print(f"\n{tier.name}: skipped {len(skipped)} of {len(by_key)} marts on unchanged sources")
+    print(
+        f"\n{tier.name}: skipped {len(skipped)} of {len(by_key)} marts on unchanged sources,"
+        f" refreshed {len(clock_bound)} in place"
+    )
+
+
+def _refresh_log(settings) -> dict[str, object]:
+    with database.connect(settings, autocommit=True) as conn:
+        return dict(
+            conn.execute(
+                "select relation_name, refreshed_at from value_view_meta.refresh_log"
+                " where schema_name = 'value_view'"
+            ).fetchall()
+        )
+
+
+def test_a_mart_over_the_day_is_skipped_that_day_and_rebuilt_the_next(
+    full_run, defs, manifest, warehouse, instance, monkeypatch
+):
+    assert full_run.success
+    by_day = {
+        uid: node
+        for uid, node in project.mart_nodes(manifest).items()
+        if inputs.clock_grain(node) == "day"
+    }
+    assert by_day, "no mart declares meta.refresh.clock: day"
+    uid, node = sorted(by_day.items())[0]
+    key = ValueViewTranslator().get_asset_key(node)
+    tier = next(t for t in refresh_tiers(manifest, ValueViewTranslator()) if uid in t.unique_ids)
+    settle = pipeline.run_pipeline(
+        defs, instance, _tier_config(warehouse, force=True), job_name=tier.job_name
+    )
+    assert settle.success, _failures(settle)
+    recorded = instance.get_latest_materialization_event(key).asset_materialization
+    assert recorded.metadata[INPUTS_METADATA].value["clock"] == inputs.clock_version()
+
+    same_day = pipeline.run_pipeline(
+        defs, instance, _tier_config(warehouse), job_name=tier.job_name
+    )
+    assert same_day.success, _failures(same_day)
+    assert _skipped(same_day)[key] == f"skipped: inputs unchanged since run {settle.run_id}"
+
+    tomorrow = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).date().isoformat()
+    monkeypatch.setattr(inputs, "clock_version", lambda now=None: tomorrow)
+    next_day = pipeline.run_pipeline(
+        defs, instance, _tier_config(warehouse), job_name=tier.job_name
+    )
+    assert next_day.success, _failures(next_day)
+    assert key in _materialized(next_day) and key not in _skipped(next_day)
+    rebuilt = instance.get_latest_materialization_event(key)
+    assert rebuilt.run_id == next_day.run_id
+    assert rebuilt.asset_materialization.metadata[INPUTS_METADATA].value["clock"] == tomorrow
 
 
 def test_a_source_change_rebuilds_exactly_the_affected_marts(

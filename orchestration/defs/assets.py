@@ -6,8 +6,11 @@ the source tables under it; ``lib.inputs``) in the materialization's metadata, a
 compares them with the current ones. A skipped mart gets an observation saying since which run
 its inputs are unchanged. The quarantine models a tier run brings up to date before its marts
 are treated the same way: each records its inputs, and one whose inputs are unchanged is
-skipped, so a tier run on unchanged sources runs no dbt at all. The pipeline job, and a tier run
-with ``force`` (or the run tag ``value_view/force: true``), rebuild everything they select.
+skipped, so a tier run on unchanged sources runs no dbt at all. A materialized view whose window
+slides with the clock (``meta.refresh.skip_unchanged: false``) and whose other inputs are
+unchanged is refreshed in place, concurrently, without dbt: that gives the rows a rebuild would.
+The pipeline job, and a tier run with ``force`` (or the run tag ``value_view/force: true``),
+rebuild everything they select.
 
 A run that builds only part of the graph (a tier run) leaves out the dbt tests that read a mart
 it does not build (dbt's ``buildable`` indirect selection, and an explicit exclude for the tests
@@ -35,12 +38,13 @@ from pydantic import Field
 
 from orchestration.defs.resources import WarehouseResource
 from orchestration.defs.translator import TIER_TAG, ValueViewTranslator
-from orchestration.lib import inputs
+from orchestration.lib import inputs, maintained
 from orchestration.lib import manifest as manifests
 
 DBT_ASSETS_NAME = "value_view_dbt"
 INPUTS_METADATA = "value_view/inputs"
 SKIPPED_METADATA = "value_view/skipped"
+REFRESHED_IN_PLACE_METADATA = "value_view/refreshed_in_place"
 FORCE_TAG = "value_view/force"
 # dagster-dbt reads this variable as the run's indirect selection and passes it on to dbt, unless
 # it must select the tests itself (then it sets "empty"); a --indirect-selection flag would
@@ -84,10 +88,13 @@ def build_dbt_assets(
     dbt_project: DbtProject, manifest: Mapping[str, Any], translator: ValueViewTranslator
 ):
     """Every dbt model, seed and test as assets and checks, built with one `dbt build`."""
-    marts = manifests.mart_nodes(manifest)
+    # What a tier run refreshes (its snapshots and marts) and the quarantine it brings up to
+    # date first: each may be skipped when its inputs are unchanged.
     scheduled = {
         translator.get_asset_key(manifest["nodes"][uid]): uid
-        for uid in [uid for uid, node in marts.items() if manifests.refresh_cron(node)]
+        for uid in [
+            uid for unique_ids in manifests.refresh_tiers(manifest).values() for uid in unique_ids
+        ]
         + manifests.quarantine_models(manifest)
     }
 
@@ -111,10 +118,10 @@ def build_dbt_assets(
             if tracked
             else {}
         )
-        skipped = (
+        skipped, in_place = (
             unchanged_marts(context, manifest, tracked, versions, warehouse)
             if tracked and may_skip(context, config)
-            else {}
+            else ({}, {})
         )
         for key, since in skipped.items():
             message = f"skipped: inputs unchanged since run {since}"
@@ -122,15 +129,23 @@ def build_dbt_assets(
             yield AssetObservation(
                 asset_key=key, metadata={SKIPPED_METADATA: MetadataValue.text(message)}
             )
-        if skipped and set(skipped) >= set(context.selected_asset_keys):
+        yield from refresh_clock_only(
+            context,
+            manifest,
+            {key: (tracked[key], since) for key, since in in_place.items()},
+            versions,
+            warehouse,
+        )
+        handled = set(skipped) | set(in_place)
+        if handled and handled >= set(context.selected_asset_keys):
             return
         args = ["build"]
-        excluded = [manifests.dbt_selector(manifest["nodes"][tracked[key]]) for key in skipped]
+        excluded = [manifests.dbt_selector(manifest["nodes"][tracked[key]]) for key in handled]
         if indirect_selection(context):
             excluded += other_tier_tests(manifest, translator, set(context.selected_asset_keys))
         if excluded:
             args += ["--exclude", " ".join(excluded)]
-        recorded = {key: versions[uid] for key, uid in tracked.items() if key not in skipped}
+        recorded = {key: versions[uid] for key, uid in tracked.items() if key not in handled}
         with warehouse.dbt_environment(dbt_project, **indirect_selection(context)):
             invocation = dbt.cli(args, context=context)
             try:
@@ -176,24 +191,57 @@ def unchanged_marts(
     marts: Mapping[AssetKey, str],
     versions: Mapping[str, Mapping[str, str]],
     warehouse: WarehouseResource,
-) -> dict[AssetKey, str]:
-    """The marts (and quarantine tables) a tier run may skip (inputs as recorded at their last
-    build, relation still there, rows not tied to the clock), each with the run that built it."""
+) -> tuple[dict[AssetKey, str], dict[AssetKey, str]]:
+    """The marts (and quarantine tables) whose inputs are as recorded at their last build and
+    whose relation is still there, each with the run that built it: those a tier run skips, and
+    the clock-bound materialized views it refreshes in place."""
     nodes = {key: manifest["nodes"][uid] for key, uid in marts.items()}
     existing = inputs.existing_relations(
         warehouse.settings(), [manifests.qualified_name(node) for node in nodes.values()]
     )
-    skipped = {}
+    skipped, in_place = {}, {}
     for key, uid in marts.items():
         recorded, run_id = recorded_inputs(context, key)
         if (
-            run_id is not None
-            and inputs.skips_when_unchanged(nodes[key])
-            and manifests.qualified_name(nodes[key]) in existing
-            and not inputs.changed_inputs(recorded, versions[uid])
+            run_id is None
+            or manifests.qualified_name(nodes[key]) not in existing
+            or inputs.changed_inputs(recorded, versions[uid])
         ):
+            continue
+        if inputs.skips_when_unchanged(nodes[key]):
             skipped[key] = run_id
-    return skipped
+        elif inputs.refreshes_in_place(nodes[key]):
+            in_place[key] = run_id
+    return skipped, in_place
+
+
+def refresh_clock_only(
+    context: AssetExecutionContext,
+    manifest: Mapping[str, Any],
+    marts: Mapping[AssetKey, tuple[str, str]],
+    versions: Mapping[str, Mapping[str, str]],
+    warehouse: WarehouseResource,
+) -> Iterator[Output]:
+    """Refresh each clock-bound materialized view with unchanged inputs concurrently, in place
+    (no dbt process, no rebuild), and materialize it with the inputs it was refreshed from."""
+    for key, (uid, since) in marts.items():
+        node = manifest["nodes"][uid]
+        (done,) = maintained.refresh_in_place(
+            warehouse.settings(), [(str(node["schema"]), manifests.relation_name(node))]
+        )
+        message = (
+            f"refreshed in place in {done.seconds:.2f} s: inputs unchanged since run {since},"
+            " its window moved with the clock"
+        )
+        context.log.info(f"{key.to_user_string()}: {message}")
+        yield Output(
+            None,
+            output_name=context.assets_def.get_output_name_for_asset_key(key),
+            metadata={
+                REFRESHED_IN_PLACE_METADATA: MetadataValue.text(message),
+                INPUTS_METADATA: MetadataValue.json(dict(versions[uid])),
+            },
+        )
 
 
 def with_inputs(

@@ -3,13 +3,19 @@
 A mart's inputs are its own SQL and every model, seed and macro it depends on (their checksums in
 the manifest), and the source tables under it (their observed data versions: row count and newest
 change, ``lib.sources``). Two builds from equal inputs give equal rows, so a scheduled refresh can
-skip a mart whose inputs match the ones recorded at its last build. A mart whose rows depend on the
-clock (``meta.refresh.skip_unchanged: false``, for a window such as "the last 7 days") is always
-rebuilt.
+skip a mart whose inputs match the ones recorded at its last build.
+
+Some marts' rows depend on the clock too. One whose windows start at a UTC day boundary
+(``meta.refresh.clock: day``) counts that day as one more input (``clock``): it is skipped when run
+again on the same day over unchanged sources, and rebuilt on the next day. One whose window
+slides with every instant (``meta.refresh.skip_unchanged: false``, "the 7 days before the
+refresh") is never skipped; when nothing else changed, a materialized view of that kind is
+refreshed in place (``refreshes_in_place``) instead of being rebuilt by dbt.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -77,10 +83,43 @@ def code_version(manifest: Mapping[str, Any], found: Upstream) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+CLOCK_INPUT = "clock"
+CLOCK_GRAINS = ("day",)
+
+
+def _refresh_meta(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    refresh = manifests.node_meta(node).get("refresh") or {}
+    return refresh if isinstance(refresh, Mapping) else {}
+
+
 def skips_when_unchanged(node: Mapping[str, Any]) -> bool:
     """Whether a scheduled refresh may skip the mart when its inputs are unchanged."""
-    refresh = manifests.node_meta(node).get("refresh") or {}
-    return bool(refresh.get("skip_unchanged", True)) if isinstance(refresh, Mapping) else True
+    return bool(_refresh_meta(node).get("skip_unchanged", True))
+
+
+def refreshes_in_place(node: Mapping[str, Any]) -> bool:
+    """A materialized view whose window slides with the clock: when its other inputs are
+    unchanged, ``REFRESH MATERIALIZED VIEW CONCURRENTLY`` gives what a dbt rebuild would."""
+    materialized = str((node.get("config") or {}).get("materialized") or "")
+    return not skips_when_unchanged(node) and materialized.endswith("materialized_view")
+
+
+def clock_grain(node: Mapping[str, Any]) -> str | None:
+    """``meta.refresh.clock``: the UTC boundary the mart's windows start at, or None."""
+    grain = _refresh_meta(node).get("clock")
+    if grain is None:
+        return None
+    if grain not in CLOCK_GRAINS:
+        raise ValueError(
+            f"{node.get('unique_id')}: meta.refresh.clock is {grain!r}; use one of {CLOCK_GRAINS}"
+        )
+    return str(grain)
+
+
+def clock_version(now: dt.datetime | None = None) -> str:
+    """The clock as an input: the UTC day (ISO date), the one grain there is."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(dt.timezone.utc).date().isoformat()
 
 
 def input_versions(
@@ -89,7 +128,8 @@ def input_versions(
     settings: ConnectionSettings,
     source_schema: str,
 ) -> dict[str, dict[str, str]]:
-    """For each node: ``{"code": <digest>, <source unique id>: <data version>, ...}``.
+    """For each node: ``{"code": <digest>, <source unique id>: <data version>, ...}``, and
+    ``clock`` for a mart whose rows move with the UTC day.
 
     The source tables are read once for all the nodes (each one row count and one max).
     """
@@ -104,9 +144,14 @@ def input_versions(
         uid: {
             "code": code_version(manifest, ups),
             **{source: states[tables[source]].version for source in sorted(ups.sources)},
+            **_clock_input(manifest["nodes"][uid]),
         }
         for uid, ups in found.items()
     }
+
+
+def _clock_input(node: Mapping[str, Any]) -> dict[str, str]:
+    return {CLOCK_INPUT: clock_version()} if clock_grain(node) else {}
 
 
 def existing_relations(settings: ConnectionSettings, names: Iterable[str]) -> set[str]:

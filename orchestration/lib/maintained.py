@@ -143,16 +143,27 @@ class Refreshed:
 
 def refresh(settings: ConnectionSettings, relations: Iterable[Maintained]) -> list[Refreshed]:
     """Refresh each maintained view concurrently and record it in the refresh log."""
+    return refresh_in_place(
+        settings, [(relation.schema, relation.relation) for relation in relations]
+    )
+
+
+def refresh_in_place(
+    settings: ConnectionSettings, relations: Iterable[tuple[str, str]]
+) -> list[Refreshed]:
+    """``REFRESH MATERIALIZED VIEW CONCURRENTLY`` of each ``(schema, relation)``, recorded in the
+    refresh log in the same transaction (as dbt's refreshes are): readers are never blocked."""
     done = []
     with connect(settings, autocommit=True) as conn:
-        for relation in relations:
-            name = sql.Identifier(relation.schema, relation.relation)
+        for schema, relation in relations:
+            name = sql.Identifier(schema, relation)
+            qualified = f"{schema}.{relation}"
             if (
                 conn.execute("select to_regclass(%s)", (name.as_string(conn),)).fetchone()[0]
                 is None
             ):
                 raise MaintainedError(
-                    f"{relation.qualified} does not exist: build it first (value-view dbt run)"
+                    f"{qualified} does not exist: build it first (value-view dbt run)"
                 )
             started = time.perf_counter()
             with conn.transaction():
@@ -171,7 +182,7 @@ def refresh(settings: ConnectionSettings, relations: Iterable[Maintained]) -> li
                             " values (%s, %s, now()) on conflict (schema_name, relation_name)"
                             " do update set refreshed_at = excluded.refreshed_at"
                         ).format(sql.Identifier(REFRESH_LOG_SCHEMA, "refresh_log")),
-                        (relation.schema, relation.relation),
+                        (schema, relation),
                     )
-            done.append(Refreshed(relation.qualified, time.perf_counter() - started))
+            done.append(Refreshed(qualified, time.perf_counter() - started))
     return done

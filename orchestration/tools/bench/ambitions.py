@@ -14,6 +14,13 @@ AMBITION_HEATMAP_SPEEDUP = 20.0
 AMBITION_REFRESH_SCALE = 1
 AMBITION_REFRESH_TOTAL_S = 3.0
 AMBITION_STALL_MS = 50.0
+# Refresh in proportion to what changed (each goal at the scales it names).
+AMBITION_CONCURRENT_OVER_PLAIN = 1.5
+AMBITION_CONCURRENT_SCALES = (1, 10)
+AMBITION_INCREMENTAL_SCALE = 10
+AMBITION_INCREMENTAL_OVER_FULL = 0.10
+AMBITION_UNCHANGED_TIER_OVER_FORCED = 0.10
+AMBITION_GROWTH = (1, 10, 10.0)
 
 
 def _heatmap_query(report: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -108,6 +115,91 @@ def _load_ambition(report: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _concurrent_ambition(scales: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    worst = []
+    for scale in AMBITION_CONCURRENT_SCALES:
+        views = (scales.get(scale) or {}).get("views") or {}
+        ratios = {name: v["concurrent_over_plain"] for name, v in views.items()}
+        ratios = {name: value for name, value in ratios.items() if value is not None}
+        if ratios:
+            name, value = max(ratios.items(), key=lambda item: item[1])
+            worst.append((scale, name, value))
+    measured = {scale for scale, _, _ in worst}
+    return {
+        "ambition": "every materialized view refreshes concurrently in at most"
+        f" {AMBITION_CONCURRENT_OVER_PLAIN:g}x its plain REFRESH, at scales"
+        f" {' and '.join(str(s) for s in AMBITION_CONCURRENT_SCALES)}",
+        "actual": "; ".join(
+            f"scale {scale}: worst {name} {fmt.times(value)}" for scale, name, value in worst
+        )
+        or "not measured",
+        "met": None
+        if measured != set(AMBITION_CONCURRENT_SCALES)
+        else all(value <= AMBITION_CONCURRENT_OVER_PLAIN for _, _, value in worst),
+    }
+
+
+def _incremental_ambition(scales: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    marts = (scales.get(AMBITION_INCREMENTAL_SCALE) or {}).get("incremental") or {}
+    shares = {name: m["changed_over_full"] for name, m in marts.items()}
+    return {
+        "ambition": f"at SCALE={AMBITION_INCREMENTAL_SCALE} an incremental mart's refresh after"
+        f" its declared change takes at most {AMBITION_INCREMENTAL_OVER_FULL:.0%} of a full"
+        " rebuild",
+        "actual": "; ".join(
+            f"{name}: {fmt.pct(marts[name]['changed_over_full'])} ({marts[name]['fraction']:.1%}"
+            f" changed: {fmt.secs(marts[name]['changed_s'])} against"
+            f" {fmt.secs(marts[name]['full_s'])})"
+            for name in sorted(marts)
+        )
+        or f"scale {AMBITION_INCREMENTAL_SCALE} not measured",
+        "met": None
+        if not shares
+        else all(v is not None and v <= AMBITION_INCREMENTAL_OVER_FULL for v in shares.values()),
+    }
+
+
+def _tier_ambition(report: Mapping[str, Any]) -> dict[str, Any]:
+    tiers = (report.get("tiers") or {}).get("tiers") or []
+    ratios = [(row["tier"], row["unchanged_over_forced"]) for row in tiers]
+    worst = max(ratios, key=lambda item: item[1] or 0, default=None)
+    return {
+        "ambition": "a tier run on unchanged sources costs less than"
+        f" {AMBITION_UNCHANGED_TIER_OVER_FORCED:.0%} of a forced one (wall-clock, through"
+        " Dagster)",
+        "actual": f"worst {worst[0]}: {fmt.pct(worst[1])} of its forced run; all tiers together"
+        f" {fmt.pct(report['tiers']['unchanged_over_forced'])}"
+        if worst
+        else "not measured (--no-tier-runs)",
+        "met": None
+        if not ratios
+        else all(v is not None and v < AMBITION_UNCHANGED_TIER_OVER_FORCED for _, v in ratios),
+    }
+
+
+def _growth_ambition(report: Mapping[str, Any]) -> dict[str, Any]:
+    low, high, limit = AMBITION_GROWTH
+    step = next(
+        (
+            item
+            for item in report["scaling"]["ratios"]
+            if item["from_scale"] == low and item["to_scale"] == high
+        ),
+        None,
+    )
+    return {
+        "ambition": f"refreshing every materialized view and incremental mart grows at most"
+        f" {limit:g}x from scale {low} to scale {high}",
+        "actual": f"{fmt.times(step['refresh_total'])} for {fmt.times(step['data'])} the source"
+        f" rows (plain REFRESH and full rebuilds: {fmt.times(step.get('refresh_total_plain'))})"
+        if step
+        else f"scales {low} and {high} not both measured",
+        "met": None
+        if step is None or step["refresh_total"] is None
+        else step["refresh_total"] <= limit,
+    }
+
+
 def ambitions(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each ambition with what was measured and whether it was met (None: not measured)."""
     scales = {row["scale"]: row for row in report["scaling"]["per_scale"]}
@@ -117,4 +209,8 @@ def ambitions(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         _refresh_ambition(scales),
         _stall_ambition(report),
         _load_ambition(report),
+        _concurrent_ambition(scales),
+        _incremental_ambition(scales),
+        _tier_ambition(report),
+        _growth_ambition(report),
     ]

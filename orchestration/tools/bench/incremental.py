@@ -7,10 +7,13 @@ A mart declares the change it is measured with in ``meta.refresh.incremental_ben
       source: jtbd_odi_scores        # a source table (in the source schema) with an ``id`` column
       change: "importance_score = 10 - importance_score"  # a SET list that undoes itself
       fraction: 0.01                 # share of the source's rows changed, picked by md5(id)
+      sweep: [0.001, 0.1]            # more shares measured the same way (optional)
 
 The change is applied, the mart refreshed (timed), the change applied again (which restores the
-rows) and the mart refreshed again (timed), so the data ends as it began. Times are dbt's own
-execution time of the node (``run_results.json``), without dbt's start-up.
+rows) and the mart refreshed again (timed), so the data ends as it began. The goal is judged at
+``fraction``; each share of ``sweep`` is measured too, so the report shows how the refresh grows
+with the size of the change. Times are dbt's own execution time of the node
+(``run_results.json``), without dbt's start-up.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class IncrementalMart:
     source: str
     change: str
     fraction: float
+    sweep: tuple[float, ...] = ()
 
 
 def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
@@ -61,10 +65,12 @@ def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
                 " meta.refresh.incremental_benchmark {source, change, fraction}"
             )
         fraction = float(spec.get("fraction", 0.01))
-        if not 0 < fraction <= 1:
-            raise BenchError(
-                f"{node['name']}: incremental_benchmark.fraction {fraction} not in (0, 1]"
-            )
+        sweep = tuple(sorted({float(share) for share in spec.get("sweep") or []} - {fraction}))
+        for share in (fraction, *sweep):
+            if not 0 < share <= 1:
+                raise BenchError(
+                    f"{node['name']}: incremental_benchmark share {share} not in (0, 1]"
+                )
         found.append(
             IncrementalMart(
                 name=node["name"],
@@ -75,6 +81,7 @@ def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
                 source=str(spec["source"]),
                 change=str(spec["change"]),
                 fraction=fraction,
+                sweep=sweep,
             )
         )
     return sorted(found, key=lambda mart: mart.name)
@@ -90,12 +97,15 @@ def _timed_run(
     return float(sum(result["execution_time"] for result in results["results"]))
 
 
-def _apply_change(warehouse: Warehouse, mart: IncrementalMart, schema: str) -> int:
-    """Apply the mart's self-undoing change to its share of the source's rows; rows changed."""
+def _apply_change(
+    warehouse: Warehouse, mart: IncrementalMart, schema: str, fraction: float | None = None
+) -> int:
+    """Apply the mart's self-undoing change to a share of the source's rows (its declared one
+    unless given); rows changed."""
     table = sql.Identifier(schema, mart.source)
     with session(warehouse.settings) as conn:
         total = conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
-        limit = max(1, math.ceil(total * mart.fraction))
+        limit = max(1, math.ceil(total * (mart.fraction if fraction is None else fraction)))
         changed = conn.execute(
             sql.SQL(
                 "update {table} set {change} where id in"
@@ -109,6 +119,27 @@ def _rows(warehouse: Warehouse, mart: IncrementalMart) -> int:
     with session(warehouse.settings) as conn:
         relation = sql.Identifier(mart.schema, mart.identifier)
         return conn.execute(sql.SQL("select count(*) from {}").format(relation)).fetchone()[0]
+
+
+def _sweep_point(
+    warehouse: Warehouse,
+    mart: IncrementalMart,
+    options: BenchOptions,
+    fraction: float,
+    full_s: float,
+) -> dict[str, Any]:
+    """One more share of the change: applied and refreshed, undone and refreshed (median)."""
+    times, changed_rows = [], 0
+    for _ in range(2):
+        changed_rows = _apply_change(warehouse, mart, options.source_schema, fraction)
+        times.append(_timed_run(mart, warehouse, options, full=False))
+    median_s = statistics.median(times)
+    return {
+        "fraction": fraction,
+        "changed_source_rows": changed_rows,
+        "changed_s": round(median_s, 4),
+        "changed_over_full": ratio(median_s, full_s),
+    }
 
 
 def measure_incremental(
@@ -125,6 +156,11 @@ def measure_incremental(
             changed_rows = _apply_change(warehouse, mart, options.source_schema)
             changed_s.append(_timed_run(mart, warehouse, options, full=False))
         median_s = statistics.median(changed_s)
+        sweep = [
+            _sweep_point(warehouse, mart, options, share, full_s)
+            for share in sorted({*mart.sweep, mart.fraction})
+            if share != mart.fraction
+        ]
         row = {
             "relation": mart.name,
             "identifier": f"{mart.schema}.{mart.identifier}",
@@ -140,6 +176,19 @@ def measure_incremental(
             "changed_over_full": ratio(median_s, full_s),
             "goal": GOAL_FRACTION_OF_FULL,
         }
+        # Every share measured, the declared one included, smallest first.
+        row["sweep"] = sorted(
+            [
+                *sweep,
+                {
+                    "fraction": mart.fraction,
+                    "changed_source_rows": changed_rows,
+                    "changed_s": row["changed_s"],
+                    "changed_over_full": row["changed_over_full"],
+                },
+            ],
+            key=lambda point: point["fraction"],
+        )
         row["met"] = (
             row["changed_over_full"] is not None
             and row["changed_over_full"] <= GOAL_FRACTION_OF_FULL

@@ -49,6 +49,8 @@ class BenchOptions:
     user_seconds: int = 60
     tenant_login: bool = False
     readers_only: bool = False
+    tier_runs: bool = True
+    tiers: tuple[str, ...] = ()
 
     def all_scales(self) -> list[int]:
         return sorted({self.scale, *self.scales})
@@ -130,6 +132,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " at --scale (bench_tenant.json, bench_tenant.md)",
     )
     parser.add_argument(
+        "--no-tier-runs",
+        action="store_true",
+        help="leave out the tier runs through Dagster (each tier forced, then on unchanged"
+        " sources)",
+    )
+    parser.add_argument(
+        "--tiers",
+        default="",
+        help="comma-separated tier names for the tier runs (default: every tier), e.g."
+        " hourly,daily_0200",
+    )
+    parser.add_argument(
         "--readers-only",
         action="store_true",
         help="only the reads-under-refresh phase (control, plain, concurrently, a whole"
@@ -189,4 +203,6 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         user_seconds=args.user_seconds,
         tenant_login=args.tenant_login,
         readers_only=args.readers_only,
+        tier_runs=not args.no_tier_runs,
+        tiers=tuple(name.strip() for name in args.tiers.split(",") if name.strip()),
     )

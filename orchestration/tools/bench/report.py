@@ -11,6 +11,7 @@ from orchestration.tools.bench import fmt
 from orchestration.tools.bench.figures import ratio
 from orchestration.tools.bench.readers import REFRESH_MODES
 from orchestration.tools.bench.summary import summary_rows, why
+from orchestration.tools.bench.tiers import tier_outcome
 
 
 def _query_table(report: Mapping[str, Any]) -> str:
@@ -128,6 +129,72 @@ def _incremental_table(report: Mapping[str, Any]) -> str:
         title="2b. Incremental marts: a refresh after a small change to their inputs against a"
         " full rebuild (dbt's execution time of the node; median of"
         f" {report['incremental']['marts'][0]['changed_runs'] if rows else 0} refreshes)",
+    )
+
+
+def _sweep_table(report: Mapping[str, Any]) -> str:
+    marts = [row for row in report["incremental"]["marts"] if len(row.get("sweep") or []) > 1]
+    rows = [
+        [
+            row["relation"],
+            f"{point['fraction']:.1%} of {row['source']}",
+            f"{point['changed_source_rows']:,}",
+            fmt.secs(point["changed_s"]),
+            fmt.secs(row["full_s"]),
+            fmt.pct(point["changed_over_full"]),
+        ]
+        for row in marts
+        for point in row["sweep"]
+    ]
+    return format_table(
+        ["incremental mart", "change", "source rows changed", "refresh", "full rebuild", "share"],
+        rows,
+        title="2c. Incremental marts: the refresh after changes of growing size"
+        " (median of the change and its undo)",
+    )
+
+
+def _tiers_table(report: Mapping[str, Any]) -> str:
+    tiers = report["tiers"]
+    rows = [
+        [
+            row["tier"],
+            str(row["marts"]),
+            fmt.secs(row["forced"]["wall_s"]),
+            tier_outcome(row["forced"]),
+            fmt.secs(row["unchanged"]["wall_s"]),
+            tier_outcome(row["unchanged"]),
+            fmt.pct(row["unchanged_over_forced"]),
+            f"{fmt.secs(row['unchanged']['steps_s'])} / {fmt.secs(row['forced']['steps_s'])}",
+        ]
+        for row in tiers["tiers"]
+    ]
+    rows.append(
+        [
+            "all tiers",
+            str(sum(row["marts"] for row in tiers["tiers"])),
+            fmt.secs(tiers["forced_s"]),
+            "",
+            fmt.secs(tiers["unchanged_s"]),
+            "",
+            fmt.pct(tiers["unchanged_over_forced"]),
+            "",
+        ]
+    )
+    return format_table(
+        [
+            "tier",
+            "marts",
+            "forced run",
+            "forced: marts",
+            "run on unchanged sources",
+            "unchanged: marts",
+            "unchanged / forced",
+            "steps' time, unchanged / forced",
+        ],
+        rows,
+        title=f"2d. Tier runs through Dagster at scale {tiers['scale']}: forced, then again on"
+        " unchanged sources (wall-clock from start to end of each run)",
     )
 
 
@@ -287,6 +354,11 @@ def _scaling_table(report: Mapping[str, Any]) -> str:
             *[fmt.secs(figures["refresh_total_s"]) for figures in per_scale],
             *[fmt.times(item["refresh_total"]) for item in ratios],
         ],
+        [
+            "the same, plain REFRESH and full rebuilds",
+            *[fmt.secs(figures["refresh_total_plain_s"]) for figures in per_scale],
+            *[fmt.times(item.get("refresh_total_plain")) for item in ratios],
+        ],
     ]
     for name in [row["benchmark"] for row in report["queries"]]:
         for side in ("mart", "raw"):
@@ -325,6 +397,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     ]
     if (report.get("incremental") or {}).get("marts"):
         parts.append(_incremental_table(report))
+        if any(len(row.get("sweep") or []) > 1 for row in report["incremental"]["marts"]):
+            parts.append(_sweep_table(report))
+    if report.get("tiers"):
+        parts.append(_tiers_table(report))
     if report.get("reads_under_refresh"):
         parts.append(readers_table(report["reads_under_refresh"]))
     if report.get("throughput"):

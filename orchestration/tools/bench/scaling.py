@@ -3,6 +3,7 @@ database), and how they grew against the smallest scale."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,23 @@ def scale_figures(
         "refresh_total_s": round(refresh["total_production_s"] + incremental["total_changed_s"], 4),
         "refresh_total_plain_s": round(refresh["total_plain_s"] + incremental["total_full_s"], 4),
         "incremental_full_s": incremental["total_full_s"],
+        "views": {
+            row["relation"]: {
+                "plain_s": row["plain_s"],
+                "concurrent_s": row["concurrent_s"],
+                "concurrent_over_plain": ratio(row["concurrent_s"], row["plain_s"]),
+            }
+            for row in refresh.get("views", [])
+        },
+        "incremental": {
+            row["relation"]: {
+                "full_s": row["full_s"],
+                "fraction": row["fraction"],
+                "changed_s": row["changed_s"],
+                "changed_over_full": row["changed_over_full"],
+            }
+            for row in incremental.get("marts", [])
+        },
         "queries": {
             row["benchmark"]: {
                 "mart_p95_ms": row["mart"].get("p95_ms"),
@@ -46,12 +64,10 @@ def scale_figures(
 
 
 def scaling_ratios(per_scale: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every scale against the smallest: how build, refresh and each p95 grew."""
-    if len(per_scale) < 2:
-        return []
-    base = per_scale[0]
+    """Each step from one scale to the next (1 to 10, 10 to 30): how the data, the build, the
+    refreshes and each p95 grew over that step."""
     ratios = []
-    for other in per_scale[1:]:
+    for base, other in itertools.pairwise(per_scale):
         ratios.append(
             {
                 "from_scale": base["scale"],
@@ -59,6 +75,9 @@ def scaling_ratios(per_scale: Sequence[Mapping[str, Any]]) -> list[dict[str, Any
                 "data": ratio(other["source_rows"], base["source_rows"]),
                 "build": ratio(other["build_s"], base["build_s"]),
                 "refresh_total": ratio(other["refresh_total_s"], base["refresh_total_s"]),
+                "refresh_total_plain": ratio(
+                    other["refresh_total_plain_s"], base["refresh_total_plain_s"]
+                ),
                 "queries": {
                     name: {
                         "mart_p95": ratio(

@@ -11,6 +11,7 @@ from orchestration.tools.bench.ambitions import (
     AMBITION_REFRESH_SCALE,
     AMBITION_REFRESH_TOTAL_S,
     AMBITION_STALL_MS,
+    AMBITION_UNCHANGED_TIER_OVER_FORCED,
 )
 from orchestration.tools.bench.figures import ratio
 
@@ -73,6 +74,25 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
                 fmt.yes(row["met"]),
                 f"{row['changed_source_rows']:,} source rows changed; nothing changed:"
                 f" {fmt.secs(row['unchanged_s'])}",
+            ]
+        )
+    tiers = report.get("tiers")
+    if tiers and tiers["tiers"]:
+        worst = max(tiers["tiers"], key=lambda row: row["unchanged_over_forced"] or 0)
+        rows.append(
+            [
+                "tier runs on unchanged sources (Dagster)",
+                fmt.secs(tiers["unchanged_s"]),
+                f"forced runs {fmt.secs(tiers['forced_s'])}",
+                f"{fmt.pct(tiers['unchanged_over_forced'])} of forced",
+                f"< {AMBITION_UNCHANGED_TIER_OVER_FORCED:.0%} of forced, each tier",
+                fmt.yes(
+                    worst["unchanged_over_forced"] is not None
+                    and worst["unchanged_over_forced"] < AMBITION_UNCHANGED_TIER_OVER_FORCED
+                ),
+                f"worst {worst['tier']}: {fmt.pct(worst['unchanged_over_forced'])}"
+                f" ({fmt.secs(worst['unchanged']['wall_s'])} vs"
+                f" {fmt.secs(worst['forced']['wall_s'])})",
             ]
         )
     reads = report.get("reads_under_refresh")
