@@ -87,8 +87,11 @@ def _run(
         "run_id": result.run_id,
         "success": result.success,
         "wall_s": round(wall_s, 3),
-        "steps_s": round(sum((s.end_time or 0) - (s.start_time or 0) for s in steps), 3),
-        "steps": len(steps),
+        # Steps skipped because their asset was not materialized have no start or end.
+        "steps_s": round(
+            sum(s.end_time - s.start_time for s in steps if s.start_time and s.end_time), 3
+        ),
+        "steps": sum(1 for s in steps if s.start_time and s.end_time),
         "failed_steps": sorted(pipeline.step_errors(result)),
         "log": str(log_file),
         **_outcomes(result, tier),
