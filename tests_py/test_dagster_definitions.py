@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DefaultScheduleStatus
+from dagster import AssetKey, AssetObservation, DefaultScheduleStatus
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+from sqlalchemy import event as sqlalchemy_event
 
 from orchestration.definitions import build_definitions
 from orchestration.defs import archive, assets, checks, warehouse_checks
 from orchestration.defs.demo import DEMO_DATA_KEY, DemoDataConfig, demo_data_command
 from orchestration.defs.translator import TIER_TAG, ValueViewTranslator, owner_of
-from orchestration.lib import database, health, measure, settings
+from orchestration.lib import database, health, inputs, measure, settings
 from orchestration.lib import manifest as project
 from orchestration.tools import instance as dagster_home
 
+EVENTS_STORED = 50
 MART_FOLDERS = {"value_view": "marts", "realtime": "realtime", "rollups": "rollups"}
 
 
@@ -357,6 +359,19 @@ def test_postgres_instance_on_the_warehouse_server(warehouse, tmp_path) -> None:
         assert isinstance(instance.run_storage, PostgresRunStorage)
         assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+        # A process stores its events over a pooled connection, not a new one per event (a
+        # SCRAM handshake each: a quarter of a tier run whose marts are all skipped).
+        engine = instance.event_log_storage._engine
+        opened = []
+        sqlalchemy_event.listen(engine, "connect", lambda *_: opened.append(1))
+        for number in range(EVENTS_STORED):
+            instance.report_runless_asset_event(
+                AssetObservation(AssetKey(["pool_probe"]), metadata={"n": number})
+            )
+        stored = instance.fetch_observations(AssetKey(["pool_probe"]), limit=EVENTS_STORED + 1)
+        assert len(stored.records) == EVENTS_STORED
+        assert 1 <= len(opened) <= 2, f"{len(opened)} connections for {EVENTS_STORED} events"
+        assert engine.pool._pre_ping
         # The webserver's pooled connections are checked before use (they die with a restart).
         instance.optimize_for_webserver(statement_timeout=5000, pool_recycle=3600, max_overflow=5)
         for storage_of_kind in (
@@ -483,3 +498,41 @@ def test_the_demo_data_asset_runs_the_tool_without_importing_it() -> None:
     ]  # fmt: skip
     wide = DemoDataConfig(scale=8, tenants=None, history_days=0)
     assert demo_data_command(wide, "vital")[12:16] == ["--tenants", "9", "--history-days", "0"]
+
+
+def _refresh_node(materialized: str, **refresh: object) -> dict:
+    return {
+        "unique_id": "model.value_view.probe",
+        "config": {"materialized": materialized, "meta": {"refresh": refresh}},
+    }
+
+
+def test_the_clock_as_an_input() -> None:
+    by_day = _refresh_node("incremental", cron="0 2 * * *", clock="day")
+    assert inputs.clock_grain(by_day) == "day" and inputs.skips_when_unchanged(by_day)
+    assert inputs.clock_grain(_refresh_node("table")) is None
+    # The day is the UTC one, whatever the offset of the time given.
+    evening_in_new_york = dt.datetime(
+        2026, 12, 3, 20, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))
+    )
+    assert inputs.clock_version(evening_in_new_york) == "2026-12-04"
+    with pytest.raises(
+        ValueError, match=r"model\.value_view\.probe: meta\.refresh\.clock is 'week'"
+    ):
+        inputs.clock_grain(_refresh_node("table", clock="week"))
+
+
+def test_only_a_view_over_a_sliding_window_is_refreshed_in_place() -> None:
+    sliding = _refresh_node("safe_materialized_view", skip_unchanged=False)
+    assert inputs.refreshes_in_place(sliding) and not inputs.skips_when_unchanged(sliding)
+    # A table is rebuilt by dbt; a view without a clock is skipped instead.
+    assert not inputs.refreshes_in_place(_refresh_node("table", skip_unchanged=False))
+    assert not inputs.refreshes_in_place(_refresh_node("safe_materialized_view"))
+
+
+def test_the_project_declares_its_clock_bound_marts(manifest) -> None:
+    marts = project.latest_mart_nodes(manifest).values()
+    assert [node["name"] for node in marts if inputs.clock_grain(node)] == ["value_view_odi_trends"]
+    assert [node["name"] for node in marts if inputs.refreshes_in_place(node)] == [
+        "professional_tier_performance_metrics"
+    ]
