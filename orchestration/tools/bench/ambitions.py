@@ -24,10 +24,15 @@ AMBITION_GROWTH = (1, 10, 10.0)
 
 
 def _heatmap_query(report: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The benchmark on the largest materialized view (the ODI heatmap by the spec's volumes)."""
-    relation = report["refresh"].get("largest_view")
-    if relation is None:
+    """The benchmark on the largest refreshed mart, materialized view or incremental table (the
+    ODI heatmap by the spec's volumes)."""
+    sizes = {row["relation"]: row["rows"] for row in report["refresh"].get("views", [])}
+    sizes.update(
+        {row["relation"]: row["rows"] for row in (report.get("incremental") or {}).get("marts", [])}
+    )
+    if not sizes:
         return None
+    relation = max(sizes, key=lambda name: sizes[name])
     return next((row for row in report["queries"] if row["model"] == relation), None)
 
 
