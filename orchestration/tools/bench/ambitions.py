@@ -146,14 +146,22 @@ def _concurrent_ambition(scales: Mapping[int, Mapping[str, Any]]) -> dict[str, A
 
 def _incremental_ambition(scales: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     marts = (scales.get(AMBITION_INCREMENTAL_SCALE) or {}).get("incremental") or {}
-    shares = {name: m["changed_over_full"] for name, m in marts.items()}
+    # Against a full concurrent refresh of the mart's query as a materialized view; against
+    # a full rebuild when that was not measured.
+    shares = {
+        name: m.get("changed_over_view_refresh")
+        if m.get("view_concurrent_s") is not None
+        else m["changed_over_full"]
+        for name, m in marts.items()
+    }
     return {
         "ambition": f"at SCALE={AMBITION_INCREMENTAL_SCALE} an incremental mart's refresh after"
         f" its declared change takes at most {AMBITION_INCREMENTAL_OVER_FULL:.0%} of a full"
-        " rebuild",
+        " concurrent refresh (its query as a materialized view)",
         "actual": "; ".join(
-            f"{name}: {fmt.pct(marts[name]['changed_over_full'])} ({marts[name]['fraction']:.1%}"
-            f" changed: {fmt.secs(marts[name]['changed_s'])} against"
+            f"{name}: {fmt.pct(shares[name])} ({marts[name]['fraction']:.1%} changed:"
+            f" {fmt.secs(marts[name]['changed_s'])}; concurrent refresh"
+            f" {fmt.secs(marts[name].get('view_concurrent_s'))}, full rebuild"
             f" {fmt.secs(marts[name]['full_s'])})"
             for name in sorted(marts)
         )

@@ -14,6 +14,11 @@ rows) and the mart refreshed again (timed), so the data ends as it began. The go
 ``fraction``; each share of ``sweep`` is measured too, so the report shows how the refresh grows
 with the size of the change. Times are dbt's own execution time of the node
 (``run_results.json``), without dbt's start-up.
+
+Beside them, the mart's own query is built as a materialized view with a unique index on the
+mart's ``unique_key`` (``<identifier>__vv_bench_mv``, dropped afterwards) and refreshed
+concurrently after the same change and its undo: what a full refresh of the mart costs without
+incremental maintenance, the way it was refreshed before it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +47,8 @@ GOAL_FRACTION_OF_FULL = 0.10
 @dataclass(frozen=True)
 class IncrementalMart:
     name: str
+    unique_id: str
+    unique_key: tuple[str, ...]
     selector: str
     schema: str
     identifier: str
@@ -74,6 +82,8 @@ def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
         found.append(
             IncrementalMart(
                 name=node["name"],
+                unique_id=str(node["unique_id"]),
+                unique_key=_unique_key(node),
                 selector=project.dbt_selector(node),
                 schema=str(node.get("schema")),
                 identifier=project.relation_name(node),
@@ -85,6 +95,52 @@ def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
             )
         )
     return sorted(found, key=lambda mart: mart.name)
+
+
+def _unique_key(node: Mapping[str, Any]) -> tuple[str, ...]:
+    key = (node.get("config") or {}).get("unique_key") or ()
+    return (key,) if isinstance(key, str) else tuple(str(column) for column in key)
+
+
+def _compiled_query(mart: IncrementalMart, warehouse: Warehouse, options: BenchOptions) -> str:
+    """The mart's own SELECT, compiled for this warehouse."""
+    dbt.run_dbt(["--quiet", "compile", "--select", mart.selector], warehouse.settings, options)
+    results = json.loads((Path(options.target_path) / "run_results.json").read_text())
+    for result in results["results"]:
+        if result["unique_id"] == mart.unique_id and result.get("compiled_code"):
+            return str(result["compiled_code"])
+    raise BenchError(f"dbt compiled no SQL for {mart.name}")
+
+
+def _as_materialized_view(
+    warehouse: Warehouse, mart: IncrementalMart, options: BenchOptions
+) -> dict[str, Any] | None:
+    """The mart's query as a materialized view: its build, and its concurrent refresh after the
+    declared change and after its undo (median), the change left as it began."""
+    if not mart.unique_key:
+        return None
+    query = _compiled_query(mart, warehouse, options)
+    view = sql.Identifier(mart.schema, f"{mart.identifier}__vv_bench_mv")
+    with session(warehouse.settings) as conn:
+        conn.execute(sql.SQL("drop materialized view if exists {}").format(view))
+        try:
+            started = time.perf_counter()
+            conn.execute(sql.SQL("create materialized view {} as {}").format(view, sql.SQL(query)))
+            conn.execute(
+                sql.SQL("create unique index on {} ({})").format(
+                    view, sql.SQL(", ").join(map(sql.Identifier, mart.unique_key))
+                )
+            )
+            build_s = time.perf_counter() - started
+            times = []
+            for _ in range(2):
+                _apply_change(warehouse, mart, options.source_schema)
+                started = time.perf_counter()
+                conn.execute(sql.SQL("refresh materialized view concurrently {}").format(view))
+                times.append(time.perf_counter() - started)
+        finally:
+            conn.execute(sql.SQL("drop materialized view if exists {}").format(view))
+    return {"build_s": round(build_s, 4), "concurrent_s": round(statistics.median(times), 4)}
 
 
 def _timed_run(
@@ -161,6 +217,7 @@ def measure_incremental(
             for share in sorted({*mart.sweep, mart.fraction})
             if share != mart.fraction
         ]
+        as_view = _as_materialized_view(warehouse, mart, options)
         row = {
             "relation": mart.name,
             "identifier": f"{mart.schema}.{mart.identifier}",
@@ -175,6 +232,11 @@ def measure_incremental(
             "changed_runs": len(changed_s),
             "changed_over_full": ratio(median_s, full_s),
             "goal": GOAL_FRACTION_OF_FULL,
+            # The same query as a concurrently refreshed materialized view (None: no unique key).
+            "as_view": as_view,
+            "changed_over_view_refresh": ratio(median_s, as_view["concurrent_s"])
+            if as_view
+            else None,
         }
         # Every share measured, the declared one included, smallest first.
         row["sweep"] = sorted(
@@ -189,16 +251,22 @@ def measure_incremental(
             ],
             key=lambda point: point["fraction"],
         )
-        row["met"] = (
-            row["changed_over_full"] is not None
-            and row["changed_over_full"] <= GOAL_FRACTION_OF_FULL
-        )
+        # The goal is stated against a full concurrent refresh; a full rebuild when none was
+        # measured.
+        judged = row["changed_over_view_refresh"] if as_view else row["changed_over_full"]
+        row["met"] = judged is not None and judged <= GOAL_FRACTION_OF_FULL
         results.append(row)
         log(
             phase,
             f"{mart.name}: {row['rows']:,} rows; full {fmt.secs(full_s)}, unchanged"
             f" {fmt.secs(unchanged_s)}, {changed_rows:,} {mart.source} rows changed"
-            f" {fmt.secs(median_s)} ({fmt.pct(row['changed_over_full'])} of full)",
+            f" {fmt.secs(median_s)} ({fmt.pct(row['changed_over_full'])} of full"
+            + (
+                f", {fmt.pct(row['changed_over_view_refresh'])} of its query refreshed"
+                f" concurrently as a materialized view, {fmt.secs(as_view['concurrent_s'])})"
+                if as_view
+                else ")"
+            ),
         )
     return {
         "marts": results,

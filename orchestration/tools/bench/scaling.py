@@ -47,6 +47,8 @@ def scale_figures(
                 "fraction": row["fraction"],
                 "changed_s": row["changed_s"],
                 "changed_over_full": row["changed_over_full"],
+                "view_concurrent_s": (row.get("as_view") or {}).get("concurrent_s"),
+                "changed_over_view_refresh": row.get("changed_over_view_refresh"),
             }
             for row in incremental.get("marts", [])
         },
