@@ -11,7 +11,6 @@ from orchestration.tools.bench import fmt
 from orchestration.tools.bench.figures import ratio
 from orchestration.tools.bench.readers import REFRESH_MODES
 from orchestration.tools.bench.summary import summary_rows, why
-from orchestration.tools.bench.tiers import tier_outcome
 
 
 def _query_table(report: Mapping[str, Any]) -> str:
@@ -156,6 +155,20 @@ def _sweep_table(report: Mapping[str, Any]) -> str:
         title="2c. Incremental marts: the refresh after changes of growing size"
         " (median of the change and its undo)",
     )
+
+
+def tier_outcome(run: Mapping[str, Any]) -> str:
+    """What a tier run did with its tier's marts, in words."""
+    parts = [
+        f"{run[key]} {label}"
+        for key, label in (
+            ("rebuilt", "rebuilt"),
+            ("in_place", "refreshed in place"),
+            ("skipped", "skipped"),
+        )
+        if run[key]
+    ]
+    return ", ".join(parts) or "none"
 
 
 def _tiers_table(report: Mapping[str, Any]) -> str:

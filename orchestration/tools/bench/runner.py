@@ -33,7 +33,6 @@ from orchestration.tools.bench.report import readers_table, render_markdown, thr
 from orchestration.tools.bench.scaling import scale_figures, scaling_ratios
 from orchestration.tools.bench.tenant import run_tenant_bench
 from orchestration.tools.bench.throughput import load_phase, measure_throughput
-from orchestration.tools.bench.tiers import measure_tier_runs
 from orchestration.tools.bench.users import measure_users, running_pooler, users_failures
 from orchestration.tools.bench.users_report import (
     closed_loop_failures,
@@ -196,7 +195,13 @@ def run(
     report["queries"] = measure_queries(primary, options, log, answers)
     report["refresh"] = measure_refreshes(primary, options.refresh_runs, log)
     report["incremental"] = measure_incremental(primary, options, log)
-    report["tiers"] = measure_tier_runs(primary, options, log) if options.tier_runs else None
+    report["tiers"] = None
+    if options.tier_runs:
+        # Imported here: the tier runs load the Dagster code location, which every other
+        # command of the CLI would otherwise pay for at start-up (seconds).
+        from orchestration.tools.bench.tiers import measure_tier_runs
+
+        report["tiers"] = measure_tier_runs(primary, options, log)
     if report["tiers"]:
         report["failures"].extend(report["tiers"]["failures"])
     points = _pgbench_phases(primary, report, options, log)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -176,17 +175,3 @@ def measure_tier_runs(warehouse: Warehouse, options: BenchOptions, log: Progress
         ],
         "logs": str(logs),
     }
-
-
-def tier_outcome(run: Mapping[str, Any]) -> str:
-    """What a run did with its tier's marts, in words."""
-    parts = [
-        f"{run[key]} {label}"
-        for key, label in (
-            ("rebuilt", "rebuilt"),
-            ("in_place", "refreshed in place"),
-            ("skipped", "skipped"),
-        )
-        if run[key]
-    ]
-    return ", ".join(parts) or "none"
