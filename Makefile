@@ -17,13 +17,15 @@ BI_STAMP := $(BI_VENV)/.installed
 BI_PORT ?= 8088
 BI_PACKAGES := apache-superset rich cachetools flask-caching psycopg2-binary
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`: the modules marked `serial` run after them, alone
+TEST_WORKERS ?= 2
 
 .PHONY: help install demo test pytest lint fix clean ui chromium pgbouncer bench db-start db-stop bi bi-install bi-stop
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "; printf "Value View analytics\n\nTargets:\n"} \
 	     /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@printf "\nVariables: SCALE=$(SCALE) SEED=$(SEED) (demo data), PYTEST_ARGS\n"
+	@printf "\nVariables: SCALE=$(SCALE) SEED=$(SEED) (demo data), PYTEST_ARGS, TEST_WORKERS=$(TEST_WORKERS)\n"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -56,9 +58,11 @@ ui: $(STAMP) ## Dagster UI (webserver + daemon) on 127.0.0.1:3000
 bench: $(STAMP) ## Benchmark: marts vs raw queries, refresh costs, reads under refresh, scaling, throughput
 	$(VV) bench --scale $(SCALE)
 
-test: $(STAMP) $(BI_STAMP) chromium pgbouncer ## Everything CI runs: make lint (ruff, sqlfluff, dbt-score, dbt-bouncer), then pytest on a real server
+test: $(STAMP) $(BI_STAMP) chromium pgbouncer ## Everything CI runs: make lint (ruff, sqlfluff, dbt-score, dbt-bouncer), then pytest on a real server (TEST_WORKERS in parallel, then the serial modules)
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@# exit status 5: PYTEST_ARGS selected no test of that part
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS) || test $$? -eq 5
+	$(BIN)/pytest -m serial $(PYTEST_ARGS) || test $$? -eq 5
 
 pytest: $(STAMP) ## Only the pytest suites
 	$(BIN)/pytest $(PYTEST_ARGS)

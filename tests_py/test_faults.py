@@ -48,7 +48,8 @@ from orchestration.lib.server import EmbeddedServer
 from orchestration.tools import instance as dagster_home
 from orchestration.tools import pipeline, ui
 
-pytestmark = pytest.mark.slow
+# Processes are killed and waited for against deadlines: not beside another module's load.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 GENEROUS_BUDGET_MS = 60_000.0
 RUN_TIMEOUT_S = 900

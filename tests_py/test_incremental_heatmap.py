@@ -32,6 +32,9 @@ from orchestration.lib import database, tenancy
 from orchestration.lib import dbt_runner as project
 from orchestration.tools import demo_data
 
+# Readers are timed against lock waits of 50 ms: not beside another module's load.
+pytestmark = pytest.mark.serial
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = tenancy.BI_SCHEMA
 HEATMAP = "mv_value_view_odi_heatmap_v1"

@@ -35,6 +35,9 @@ from orchestration.lib import maintained as lib
 from orchestration.lib.dbt_runner import dbt_env, run_dbt
 from orchestration.tools import demo_data
 
+# The views are held to their staleness bound in seconds: not beside another module's load.
+pytestmark = pytest.mark.serial
+
 SEED = 42
 SENSOR_WAIT_SECONDS = 30.0
 

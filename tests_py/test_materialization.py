@@ -144,6 +144,9 @@ events as (
 
 select {select}
 from events
+
+# Readers are timed against lock waits: not beside another module's load.
+pytestmark = pytest.mark.serial
 cross join pause
 """
 
