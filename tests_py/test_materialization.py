@@ -24,6 +24,9 @@ from dbt.cli.main import dbtRunner
 
 from orchestration.lib import database
 
+# Readers are timed against lock waits: not beside another module's load.
+pytestmark = pytest.mark.serial
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = "mv_test"
 SOURCE_ROWS = 200_000
@@ -144,9 +147,6 @@ events as (
 
 select {select}
 from events
-
-# Readers are timed against lock waits: not beside another module's load.
-pytestmark = pytest.mark.serial
 cross join pause
 """
 
