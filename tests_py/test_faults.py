@@ -382,8 +382,11 @@ def test_database_restart_during_a_run(stack: Stack) -> None:
 
 # -- dbt ends with the step that started it ------------------------------------------------
 
+# The parent ignores SIGINT, as every process started in the background by a non-interactive
+# shell does (`nohup ... &`, a CI script), and its child inherits that.
 PARENT = """
-import subprocess, sys, time
+import signal, subprocess, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 print(child.pid, flush=True)
 time.sleep(600)

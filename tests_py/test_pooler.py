@@ -483,3 +483,5 @@ def test_bench_users_without_a_pooler_is_a_one_line_error(
     assert cli.main(["bench", "--users", "10", "--out", str(tmp_path / "out")]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "value-view pooler start" in lines[0], lines
+    # Refused before anything started: no embedded server was made (and left running) there.
+    assert not (tmp_path / "empty-home" / "pgdata").exists()

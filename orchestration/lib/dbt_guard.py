@@ -46,6 +46,11 @@ def bind_to_parent() -> None:
 
 
 def main() -> None:
+    # A process started in the background by a non-interactive shell (`nohup ... &`, a CI
+    # script) inherits SIGINT ignored, and an ignored signal stays ignored across exec: dbt would
+    # then never hear the parent's death. dbt gets SIGINT's default, so that Python installs its
+    # own handler (KeyboardInterrupt: dbt cancels its queries and exits).
+    signal.signal(PARENT_SIGNAL, signal.SIG_DFL)
     bind_to_parent()
     dbt = dbt_executable()
     os.execvp(dbt, [dbt, *sys.argv[1:]])

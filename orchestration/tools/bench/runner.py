@@ -322,6 +322,7 @@ def run_command(args: argparse.Namespace) -> int:
     command = "value-view " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
     if options.users:
         try:
+            running_pooler()  # refused before a server is started for nothing
             users_report = run_users(project_settings.resolve(), options, command=command)
         except BenchError as error:
             print(f"value-view bench: {error}", file=sys.stderr)
