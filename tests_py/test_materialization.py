@@ -21,8 +21,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from dbt.cli.main import dbtRunner
+from psycopg import sql
 
 from orchestration.lib import database
+from orchestration.lib.maintained import REFRESH_STATISTICS_TARGET, refresh_concurrently
 
 # Readers are timed against lock waits: not beside another module's load.
 pytestmark = pytest.mark.serial
@@ -690,6 +692,49 @@ def test_refresh_without_a_unique_index_falls_back_to_plain(project):
     assert not refreshed.ok
     assert "refresh_method='concurrent' needs a unique index on plain columns" in (refreshed.output)
     assert project.relations_named("mv_concurrent_misconfigured") == []
+
+
+@pytest.mark.slow
+def test_a_concurrent_refresh_samples_its_new_rows_at_the_smallest_statistics_target(project):
+    """REFRESH ... CONCURRENTLY analyzes its copy of the new rows only for their count. The
+    materialization and orchestration's refresh_concurrently run it at target 1 (a column of the
+    view records the target its query ran at), and the view's own ANALYZE at the server's."""
+    server_target = project.scalar("show default_statistics_target")
+    assert server_target != str(REFRESH_STATISTICS_TARGET)
+    select = (
+        "events.id, events.grp, events.amount * 2 as doubled,"
+        " current_setting('default_statistics_target') as query_target"
+    )
+    project.write_model(
+        "mv_sampled", model_sql(select, indexes=[{"columns": ["id"], "unique": True}])
+    )
+
+    def query_targets() -> set[str]:
+        return {row[0] for row in project.query(f"select query_target from {SCHEMA}.mv_sampled")}
+
+    def histogram_bounds() -> int:
+        return project.scalar(
+            "select array_length(histogram_bounds, 1) from pg_stats"
+            " where schemaname = %s and tablename = 'mv_sampled' and attname = 'id'",
+            (SCHEMA,),
+        )
+
+    created = project.build("mv_sampled")
+    assert created.ok, created.output
+    assert query_targets() == {server_target}
+    refreshed = project.build("mv_sampled")
+    assert refreshed.ok, refreshed.output
+    assert refreshed.outcome("mv_sampled").startswith("refreshed concurrently")
+    assert query_targets() == {str(REFRESH_STATISTICS_TARGET)}
+    # The view's statistics are the server's: a target of 1 would leave 2 histogram bounds.
+    assert histogram_bounds() == int(server_target) + 1
+
+    project.execute(f"refresh materialized view {SCHEMA}.mv_sampled")
+    assert query_targets() == {server_target}
+    with database.connect(project.settings) as conn, conn.transaction():
+        refresh_concurrently(conn, sql.Identifier(SCHEMA, "mv_sampled"))
+        assert conn.execute("show default_statistics_target").fetchone()[0] == server_target
+    assert query_targets() == {str(REFRESH_STATISTICS_TARGET)}
 
 
 @pytest.mark.slow

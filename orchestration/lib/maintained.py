@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from orchestration.lib import manifest as manifests
@@ -30,6 +31,11 @@ from orchestration.lib.settings import MARTS_SCHEMA
 REFRESH_LOG_SCHEMA = f"{MARTS_SCHEMA}_meta"
 STORED = frozenset({"table", "incremental", "materialized_view", "seed", "snapshot"})
 LOCK_TIMEOUT = "30s"
+# REFRESH ... CONCURRENTLY analyzes its copy of the new rows only so that the planner knows how
+# many there are; at the server's default statistics target (100) that sample costs a wide view
+# as much as the diff. dbt's refreshes use the same target
+# (macros/materializations/safe_materialized_view.sql, safe_mv__refresh_statistics_target).
+REFRESH_STATISTICS_TARGET = 1
 
 
 class MaintainedError(RuntimeError):
@@ -148,6 +154,18 @@ def refresh(settings: ConnectionSettings, relations: Iterable[Maintained]) -> li
     )
 
 
+def refresh_concurrently(conn: psycopg.Connection, name: sql.Composable) -> None:
+    """``REFRESH MATERIALIZED VIEW CONCURRENTLY`` in the caller's transaction, its copy of the new
+    rows analyzed at ``REFRESH_STATISTICS_TARGET``; the server's target is back afterwards."""
+    conn.execute(
+        sql.SQL("set local default_statistics_target = {}").format(
+            sql.Literal(REFRESH_STATISTICS_TARGET)
+        )
+    )
+    conn.execute(sql.SQL("refresh materialized view concurrently {}").format(name))
+    conn.execute("set local default_statistics_target to default")
+
+
 def refresh_in_place(
     settings: ConnectionSettings, relations: Iterable[tuple[str, str]]
 ) -> list[Refreshed]:
@@ -170,7 +188,7 @@ def refresh_in_place(
                 conn.execute(
                     sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT))
                 )
-                conn.execute(sql.SQL("refresh materialized view concurrently {}").format(name))
+                refresh_concurrently(conn, name)
                 log = conn.execute(
                     "select to_regclass(format('%%I.refresh_log', %s::text))",
                     (REFRESH_LOG_SCHEMA,),

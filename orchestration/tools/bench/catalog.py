@@ -1,6 +1,6 @@
 """What the bench measures in a built warehouse, read from the dbt manifest: the benchmark
-queries (each analysis in analyses/benchmarks/ compiled beside its raw twin) and the marts that
-are materialized views."""
+queries (each analysis in analyses/benchmarks/ compiled beside its raw twin) and the materialized
+views: the marts that are, and the maintained ones behind the real-time views."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from orchestration.lib import manifest as project
 from orchestration.lib.analyses import AnalysisError, compiled_analysis
 from orchestration.lib.database import ConnectionSettings
 from orchestration.lib.dbt_runner import DbtCommandError
+from orchestration.lib.maintained import maintained_relations
 from orchestration.lib.settings import PROJECT_ROOT
 from orchestration.tools.bench.dbt import compile_inline
 from orchestration.tools.bench.options import BenchError, BenchOptions
@@ -115,14 +116,18 @@ def collect_benchmarks(
 def collect_views(
     manifest: Mapping[str, Any], settings: ConnectionSettings
 ) -> list[MaterializedView]:
-    """The marts dbt built as materialized views (latest versions), as the database reports them.
+    """The materialized views dbt built, as the database reports them: the marts' (latest
+    versions), then the maintained ones behind the real-time views (refreshed concurrently on
+    every change of their tables).
 
     A view's spec estimate is its ``meta.refresh.spec_estimate``.
     """
     marts = sorted(project.latest_mart_nodes(manifest).values(), key=lambda node: node["name"])
+    nodes = manifest.get("nodes", {})
+    maintained = [nodes[relation.unique_id] for relation in maintained_relations(manifest)]
     views = []
     with database.connect(settings, autocommit=True) as conn:
-        for node in marts:
+        for node in [*marts, *maintained]:
             schema, identifier = node.get("schema"), project.relation_name(node)
             found = conn.execute(
                 """

@@ -35,6 +35,7 @@ from typing import Any
 from psycopg import sql
 
 from orchestration.lib import manifest as project
+from orchestration.lib.maintained import refresh_concurrently
 from orchestration.tools.bench import dbt, fmt
 from orchestration.tools.bench.figures import ratio
 from orchestration.tools.bench.options import BenchError, BenchOptions, Progress
@@ -136,7 +137,8 @@ def _as_materialized_view(
             for _ in range(2):
                 _apply_change(warehouse, mart, options.source_schema)
                 started = time.perf_counter()
-                conn.execute(sql.SQL("refresh materialized view concurrently {}").format(view))
+                with conn.transaction():
+                    refresh_concurrently(conn, view)
                 times.append(time.perf_counter() - started)
         finally:
             conn.execute(sql.SQL("drop materialized view if exists {}").format(view))
