@@ -486,6 +486,49 @@ def test_a_refresh_rewrites_only_the_pairs_whose_scores_changed(heatmap: Heatmap
     assert heatmap.differences() == (0, 0)
 
 
+def state_digest(heatmap: Heatmap, stream: str, digest: str | None) -> None:
+    """Set (or with None, remove) the digest a stream's state table keeps in its comment."""
+    state = f"{STATE_SCHEMA}.{HEATMAP}__{stream}"
+    with database.connect(heatmap.settings, autocommit=True) as conn:
+        comment = conn.execute(
+            "select obj_description(%s::regclass, 'pg_class')", (state,)
+        ).fetchone()[0]
+        kept = re.sub(r"\s*\[value_view:stream_digest=[^]]*\]", "", comment)
+        marker = f" [value_view:stream_digest={digest}]" if digest else ""
+        conn.execute(f"comment on table {state} is {sql_literal(kept + marker)}")
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@pytest.mark.slow
+def test_unchanged_streams_are_told_by_their_digest_which_is_never_trusted_blindly(
+    heatmap: Heatmap,
+):
+    checked = r"\(checked in [0-9.]+s, {} unchanged by their digest\)"
+    change_scores(heatmap, 5)
+    outcome = heatmap.refresh()
+    # Updated scores keep the stream's row count: only the fingerprints' sum tells them.
+    assert re.match(
+        r"updated incrementally: changed keys odi_scores 5 " + checked.format(6), outcome
+    ), outcome
+    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.refresh())
+
+    # A digest that does not describe the stream, or none (a state kept before digests were):
+    # the stream is compared with its state row by row, and its state's digest kept anew.
+    state_digest(heatmap, "odi_scores", "1:0")
+    state_digest(heatmap, "job_roles", None)
+    changed = change_scores(heatmap, 3)
+    outcome = heatmap.refresh()
+    assert re.match(
+        r"updated incrementally: changed keys odi_scores 3 " + checked.format(5), outcome
+    ), outcome
+    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.refresh())
+    assert len(changed) == 3
+    assert heatmap.differences() == (0, 0)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("batch", range(3))
 def test_after_random_batches_of_changes_the_heatmap_equals_a_full_rebuild(

@@ -150,13 +150,15 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set found_seconds = safe_mv__seconds_since(found_started_at) -%}
+    {%- set by_digest = settings.streams | selectattr('unchanged_by_digest', 'defined') | list | length -%}
+    {%- set checked = 'checked in ' ~ found_seconds ~ 's, ' ~ by_digest ~ ' unchanged by their digest' -%}
     {%- do keyed_incremental__persist_docs(relation, fingerprint, columns, existing.comment) -%}
     {%- if not changed_streams -%}
         {#- dbt expects a `main` statement: one that writes nothing (its status reads INSERT 0 0). -#}
         {%- call statement('main') -%}
             insert into {{ relation }} select * from {{ relation }} where false
         {%- endcall -%}
-        {{ return('unchanged: no change in ' ~ settings.streams | length ~ ' streams (checked in ' ~ found_seconds ~ 's)') }}
+        {{ return('unchanged: no change in ' ~ settings.streams | length ~ ' streams (' ~ checked ~ ')') }}
     {%- endif -%}
 
     {%- set apply_started_at = modules.datetime.datetime.now() -%}
@@ -239,7 +241,7 @@
     {%- endif -%}
 
     {{ return(
-        'updated incrementally: changed keys ' ~ counts | join(', ') ~ ' (found in ' ~ found_seconds ~ 's); '
+        'updated incrementally: changed keys ' ~ counts | join(', ') ~ ' (' ~ checked ~ '); '
         ~ deleted.rows ~ ' rows deleted, ' ~ inserted ~ ' inserted in ' ~ apply_seconds ~ 's'
         ~ (', analyzed' if analyzed else '')
     ) }}

@@ -7,6 +7,11 @@
     table, `<model schema>_meta.<model>__<stream>`, holds the keys and a 64-bit fingerprint
     (hash_record_extended) of every stream row as of the last build; the keys whose fingerprint
     changed, appeared or disappeared since are the keys to refresh.
+
+    The state table's comment also keeps its digest: the row count and the sum of the
+    fingerprints. A stream whose rows give the same digest is unchanged, which one pass over the
+    stream tells without the join against its state (a change that kept the digest would need
+    64-bit fingerprints to sum alike: the fingerprints themselves are trusted as far).
 -#}
 
 {#- The schema of the state tables: `<model schema>_meta`, readable by nobody but dbt's role. -#}
@@ -337,7 +342,10 @@
 {%- endmacro %}
 
 
-{#- The streams whose state table is missing or was written for another fingerprint. -#}
+{#-
+    The streams whose state table is missing or was written for another fingerprint. Sets each
+    stream's `digest` to the one its state table's comment keeps (none when it keeps none).
+-#}
 {% macro keyed_incremental__stale_states(settings, fingerprint) %}
     {%- set query -%}
         select
@@ -352,8 +360,14 @@
     {%- endset -%}
     {%- set marker = safe_mv__fingerprint_marker(fingerprint) -%}
     {%- set stale = [] -%}
-    {%- for row in run_query(query).rows if marker not in row['state_comment'] -%}
-        {%- do stale.append(row['stream_name']) -%}
+    {%- for row in run_query(query).rows -%}
+        {%- if marker not in row['state_comment'] -%}
+            {%- do stale.append(row['stream_name']) -%}
+        {%- endif -%}
+        {%- set found = modules.re.search(keyed_incremental__digest_pattern(), row['state_comment']) -%}
+        {%- for stream in settings.streams if stream.name == row['stream_name'] -%}
+            {%- do stream.update({'digest': found.group(1) if found else none}) -%}
+        {%- endfor -%}
     {%- endfor -%}
     {{ return(stale) }}
 {% endmacro %}
@@ -397,17 +411,61 @@
                     sqlerrm
                     using errcode = 'unique_violation';
             end
-            $keyed_incremental_state$
+            $keyed_incremental_state$;
+            {{ keyed_incremental__record_digest_sql(stream) }}
         {%- endcall -%}
     {%- endfor -%}
 {% endmacro %}
 
 
+{#- What a state table's comment keeps its digest in, and the pattern that finds it. -#}
+{% macro keyed_incremental__digest_pattern() -%}
+    {{ return('\\[value_view:stream_digest=([0-9]+:-?[0-9]+)\\]') }}
+{%- endmacro %}
+
+
+{#-
+    A statement that writes the digest of `stream`'s state table (its row count and the sum of
+    its fingerprints) into the table's comment, in place of the one it kept.
+-#}
+{% macro keyed_incremental__record_digest_sql(stream) -%}
+    {%- set state_name = safe_mv__quote_literal(stream.state.include(database=false)) -%}
+    do $keyed_incremental_digest$
+    declare
+        digest text;
+    begin
+        select count(*) || ':' || coalesce(sum(fingerprint), 0) into digest from {{ stream.state }};
+        execute format(
+            'comment on table %s is %L',
+            {{ state_name }},
+            regexp_replace(
+                coalesce(obj_description({{ state_name }}::regclass, 'pg_class'), ''),
+                '\s*\[value_view:stream_digest=[^]]*\]', ''
+            ) || ' [value_view:stream_digest=' || digest || ']'
+        );
+    end
+    $keyed_incremental_digest$
+{%- endmacro %}
+
+
 {#-
     The keys of `stream` whose fingerprint changed, appeared or disappeared since the last build,
-    in a temporary table (dropped at commit) with the old and new fingerprints. Returns how many.
+    in a temporary table (dropped at commit) with the old and new fingerprints. Returns how many;
+    0 at once, with no table, when the stream's rows give the digest its state keeps.
 -#}
 {% macro keyed_incremental__find_changes(stream) %}
+    {%- if stream.get('digest') -%}
+        {%- set query -%}
+            select count(*) || ':' || coalesce(sum(current_rows.fingerprint), 0) as digest
+            from (
+                {{ keyed_incremental__stream_rows_sql(stream) }}
+            ) as current_rows
+        {%- endset -%}
+        {%- if run_query(query).rows[0]['digest'] == stream.digest -%}
+            {%- do stream.update({'unchanged_by_digest': true}) -%}
+            {{ return(0) }}
+        {%- endif -%}
+    {%- endif -%}
     {%- call statement('changes_' ~ stream.name, fetch_result=false) -%}
         create temporary table {{ stream.changes }} on commit drop as
         select
@@ -430,6 +488,11 @@
     {%- if changed > 0 -%}
         {%- call statement('analyze_changes_' ~ stream.name) -%}
             analyze {{ stream.changes }}
+        {%- endcall -%}
+    {%- else -%}
+        {#- No change, yet no digest or another one: the state's own digest from now on. -#}
+        {%- call statement('digest_' ~ stream.name) -%}
+            {{ keyed_incremental__record_digest_sql(stream) }}
         {%- endcall -%}
     {%- endif -%}
     {{ return(changed) }}
@@ -461,6 +524,7 @@
                 sqlerrm
                 using errcode = 'unique_violation';
         end
-        $keyed_incremental_state$
+        $keyed_incremental_state$;
+        {{ keyed_incremental__record_digest_sql(stream) }}
     {%- endcall -%}
 {% endmacro %}

@@ -64,6 +64,8 @@ class MaterializedView:
     spec_estimate: str | None
     concurrent_ok: bool
     rows: int
+    # Maintained behind a real-time view (refreshed on every change of its tables), not a mart.
+    maintained: bool = False
 
     @property
     def relation(self) -> str:
@@ -124,7 +126,8 @@ def collect_views(
     """
     marts = sorted(project.latest_mart_nodes(manifest).values(), key=lambda node: node["name"])
     nodes = manifest.get("nodes", {})
-    maintained = [nodes[relation.unique_id] for relation in maintained_relations(manifest)]
+    maintained_ids = {relation.unique_id for relation in maintained_relations(manifest)}
+    maintained = [nodes[unique_id] for unique_id in sorted(maintained_ids)]
     views = []
     with database.connect(settings, autocommit=True) as conn:
         for node in [*marts, *maintained]:
@@ -160,6 +163,7 @@ def collect_views(
                     spec_estimate=str(estimate) if estimate else None,
                     concurrent_ok=bool(found[1]),
                     rows=int(rows),
+                    maintained=node["unique_id"] in maintained_ids,
                 )
             )
     return views

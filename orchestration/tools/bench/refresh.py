@@ -51,6 +51,7 @@ def measure_refreshes(
                 "relation": view.name,
                 "identifier": f"{view.schema}.{view.identifier}",
                 "cron": view.cron,
+                "maintained": view.maintained,
                 "rows": view.rows,
                 "plain_s": round(plain_s, 4),
                 "concurrent_s": round(concurrent_s, 4) if concurrent_s is not None else None,

@@ -58,7 +58,7 @@ def _refresh_table(report: Mapping[str, Any]) -> str:
     rows = [
         [
             row["relation"],
-            row["cron"] or "-",
+            row["cron"] or ("maintained" if row.get("maintained") else "-"),
             f"{row['rows']:,}",
             fmt.secs(row["plain_s"]),
             fmt.secs(row["concurrent_s"]) if row["concurrent_possible"] else "n/a",
