@@ -14,6 +14,8 @@ from numbers import Number
 import pytest
 
 from orchestration.lib import database, settings
+from orchestration.lib import manifest as project
+from orchestration.lib.maintained import maintained_relations
 from orchestration.tools import bench, cli
 from orchestration.tools.bench import readers, runner, users_report
 from orchestration.tools.bench.answers import (
@@ -225,6 +227,14 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
     assert report["refresh"]["views"]
     for view in report["refresh"]["views"]:
         assert isinstance(view["plain_s"], Number)
+    # Every materialized view is measured: the maintained ones behind the real-time views too.
+    maintained = {
+        project.relation_name(short_run.warehouses[1].manifest["nodes"][relation.unique_id])
+        for relation in maintained_relations(short_run.warehouses[1].manifest)
+    }
+    assert maintained
+    measured = {view["identifier"].split(".")[-1] for view in report["refresh"]["views"]}
+    assert maintained <= measured, maintained - measured
 
     assert report["incremental"]["marts"], "no incremental mart was measured"
     for mart in report["incremental"]["marts"]:

@@ -148,12 +148,20 @@ def build(
 
 
 def _source_rows(settings: ConnectionSettings, schema: str) -> int:
+    """The rows of the source tables, counted (the statistics' live-row counts are lost with the
+    server's statistics after a crash or an immediate stop)."""
     with database.connect(settings, autocommit=True) as conn:
-        row = conn.execute(
-            "select coalesce(sum(n_live_tup), 0) from pg_stat_user_tables where schemaname = %s",
-            (schema,),
-        ).fetchone()
-    return int(row[0])
+        tables = conn.execute(
+            "select tablename from pg_tables where schemaname = %s order by 1", (schema,)
+        ).fetchall()
+        return sum(
+            int(
+                conn.execute(
+                    sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table))
+                ).fetchone()[0]
+            )
+            for (table,) in tables
+        )
 
 
 def prepare_warehouse(
