@@ -546,13 +546,17 @@ def test_after_random_batches_of_changes_the_heatmap_equals_a_full_rebuild(
 def test_the_comparison_fails_when_one_change_is_dropped(heatmap: Heatmap):
     changed = sorted(change_scores(heatmap, 10))
     dropped = changed[0]
-    # Hide one change from the refresh: its state already holds the new fingerprint.
+    # Hide one change from the refresh: its state already holds the new fingerprint (of the keys
+    # and the stream's `columns`, the two scores: mv_value_view_odi_heatmap.yml).
     with database.connect(heatmap.settings) as conn:
         conn.execute(
             f"""
             update {STATE_SCHEMA}.{HEATMAP}__odi_scores as state
             set fingerprint = (
-                select hash_record_extended(scores, 0)
+                select hash_record_extended(row(
+                    scores.persona_id, scores.jtbd_id, scores.importance_score,
+                    scores.satisfaction_score
+                ), 0)
                 from value_view_staging.stg_vital__jtbd_odi_scores as scores
                 where scores.persona_id = state.persona_id and scores.jtbd_id = state.jtbd_id
             )

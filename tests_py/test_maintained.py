@@ -61,7 +61,13 @@ def test_the_maintained_views_and_what_they_watch(manifest: dict[str, Any]) -> N
     assert not any(table.endswith("_v1") for r in relations for _, table in r.watched)
 
 
-MATERIALIZED_VIEWS = {"safe_materialized_view", "materialized_view"}
+# What a full refresh or a changed definition rebuilds aside and swaps in, dropping the old copy.
+MATERIALIZED_VIEWS = {
+    "safe_materialized_view",
+    "materialized_view",
+    "keyed_incremental_table",
+    "maintained_table",
+}
 
 
 def _materialized_views_under(manifest: dict[str, Any], uid: str) -> set[str]:

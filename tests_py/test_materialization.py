@@ -24,7 +24,11 @@ from dbt.cli.main import dbtRunner
 from psycopg import sql
 
 from orchestration.lib import database
-from orchestration.lib.maintained import REFRESH_STATISTICS_TARGET, refresh_concurrently
+from orchestration.lib.maintained import (
+    REFRESH_STATISTICS_TARGET,
+    refresh_concurrently,
+    refresh_in_place,
+)
 
 # Readers are timed against lock waits: not beside another module's load.
 pytestmark = pytest.mark.serial
@@ -51,9 +55,11 @@ class DbtRun:
 
     def outcome(self, model: str) -> str:
         """The materialization's log line for `model` (which path it took)."""
-        pattern = re.compile(rf'safe_materialized_view "[^"]+"\."{SCHEMA}"\."{model}": (.*)')
+        pattern = re.compile(
+            rf'(?:safe_materialized_view|maintained_table) "[^"]+"\."{SCHEMA}"\."{model}": (.*)'
+        )
         found = pattern.search(self.output)
-        assert found, f"no safe_materialized_view log line for {model}:\n{self.output}"
+        assert found, f"no materialization log line for {model}:\n{self.output}"
         return found.group(1)
 
 
@@ -992,3 +998,131 @@ def test_moving_last_refreshed_to_the_log_keeps_dependent_views_readable(project
     assert refreshed.outcome("mv_moving_v1").startswith("refreshed concurrently")
     assert project.comment(f"{SCHEMA}.mv_moving") == comment
     assert logged_refresh(project, "mv_moving_v1") > refreshed_at
+
+
+# --------------------------------------------------------------------------------------
+# maintained_table: a table merged with its query on its key
+# --------------------------------------------------------------------------------------
+
+
+def maintained_sql(*sources: str, pause: float = 0.0) -> str:
+    """A maintained_table over `sources` (unioned), keyed on id; `pause` makes its query last."""
+    config = {
+        "materialized": "maintained_table",
+        "unique_key": "id",
+        "indexes": [{"columns": ["id"], "unique": True}, {"columns": ["grp"]}],
+    }
+    arguments = ", ".join(f"{key}={json.dumps(value)}" for key, value in config.items())
+    unioned = "\n    union all\n    ".join(
+        f"select id, grp, amount * 2 as doubled from {source}" for source in sources
+    )
+    return f"""{{{{ config({arguments}) }}}}
+
+with
+
+pause as materialized (
+
+    select pg_sleep({pause}) as slept
+
+),
+
+events as (
+
+    {unioned}
+
+)
+
+select events.id, events.grp, events.doubled
+from events
+cross join pause
+"""
+
+
+def differences(project: ScratchProject, relation: str, query: str) -> int:
+    """Rows of the relation not returned by the query, plus the converse."""
+    return project.scalar(
+        f"select (select count(*) from (table {SCHEMA}.{relation} except all {query}) as gone)"
+        f" + (select count(*) from ({query} except all table {SCHEMA}.{relation}) as missing)"
+    )
+
+
+@pytest.mark.slow
+def test_a_maintained_table_merges_its_query_on_the_key_and_writes_only_what_changed(project):
+    stable_source(project)
+    query = "select id, grp, amount * 2 from mv_source.stable_events"
+    project.write_model("mt_events", maintained_sql("mv_source.stable_events", pause=1.0))
+    created = project.build("mt_events")
+    assert created.ok, created.output
+    assert created.outcome("mt_events").startswith("created: built aside")
+    assert (
+        project.scalar(
+            "select relkind::text from pg_class where oid = %s::regclass", (f"{SCHEMA}.mt_events",)
+        )
+        == "r"
+    )
+    # only dbt's role may run the refresh
+    assert project.scalar(
+        "select not has_function_privilege('public', %s, 'execute')",
+        (f"{SCHEMA}_meta.mt_events__refresh()",),
+    )
+    before = row_versions_by_id(project, "mt_events")
+    written = row_versions(project, "mt_events")
+
+    merged = project.build("mt_events")
+    assert merged.ok, merged.output
+    assert merged.outcome("mt_events").startswith("merged on its key")
+    assert row_versions(project, "mt_events") == written
+    assert row_versions_by_id(project, "mt_events") == before
+
+    new_id = STABLE_ROWS + 1
+    project.execute(
+        "update mv_source.stable_events set amount = amount + 1 where id = 42;"
+        " delete from mv_source.stable_events where id = 43;"
+        f" insert into mv_source.stable_events values ({new_id}, 7, 3.5)"
+    )
+    # refreshed as the Dagster sensor does it, without dbt, while readers read
+    with ReaderLoop(project.settings, aggregate_queries("mt_events")) as readers:
+        (done,) = refresh_in_place(project.settings, [(SCHEMA, "mt_events")])
+    print(readers.report.summary("maintained_table refresh"))
+    assert done.seconds >= 1.0, "the refresh ran the query (and its pause)"
+    assert readers.report.errors == []
+    assert readers.report.queries > 20
+    assert readers.report.max_lock_wait < 0.05
+    assert row_versions(project, "mt_events") == written + 3  # one update, delete and insert
+    after = row_versions_by_id(project, "mt_events")
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    assert changed == {42, 43, new_id}
+    assert differences(project, "mt_events", query) == 0
+
+    # the comparison would have seen a change the merge missed
+    project.execute("update mv_source.stable_events set amount = amount + 1 where id = 44")
+    assert differences(project, "mt_events", query) == 2
+
+
+@pytest.mark.slow
+def test_a_maintained_table_refuses_a_query_that_repeats_a_key_and_keeps_its_rows(project):
+    stable_source(project)
+    project.execute(
+        "drop table if exists mv_source.late_events;"
+        " create table mv_source.late_events (like mv_source.stable_events)"
+    )
+    project.write_model(
+        "mt_repeated", maintained_sql("mv_source.stable_events", "mv_source.late_events")
+    )
+    created = project.build("mt_repeated")
+    assert created.ok, created.output
+    before = row_versions_by_id(project, "mt_repeated")
+
+    project.execute(
+        "insert into mv_source.late_events"
+        " select id, grp, amount + 1 from mv_source.stable_events where id = 7"
+    )
+    with pytest.raises(psycopg.errors.UniqueViolation) as raised:
+        refresh_in_place(project.settings, [(SCHEMA, "mt_repeated")])
+    message = str(raised.value)
+    assert f"the query of {SCHEMA}.mt_repeated returns more than one row for a key (id)" in message
+    assert "(id)=(7)" in message
+    failed = project.build("mt_repeated")
+    assert not failed.ok
+    assert "returns more than one row for a key (id)" in failed.output
+    assert row_versions_by_id(project, "mt_repeated") == before

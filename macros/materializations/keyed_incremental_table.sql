@@ -19,8 +19,8 @@
       re-pointing dependent views.
 
     Config keys: unique_key, change_streams, indexes, analyze, swap_lock_timeout, swap_attempts,
-    key_filter_limit, grants, persist_docs, contract (see _materializations__macros.yml and
-    docs/materialized_views.md).
+    key_filter_limit, refresh_parallel_workers, grants, persist_docs, contract (see
+    _materializations__macros.yml and docs/materialized_views.md).
 -#}
 {% materialization keyed_incremental_table, adapter='postgres' %}
 
@@ -138,6 +138,11 @@
 {% macro keyed_incremental__apply_changes(relation, existing, compiled_sql, fingerprint, settings) %}
     {%- set columns = safe_mv__relation_columns(relation) -%}
     {%- do keyed_incremental__check_contract(relation, columns, 'the existing relation') -%}
+    {#- A refresh reads whole streams but keeps few rows: a parallel plan's workers start, and
+        funnel their rows through one Gather, at a cost a small result does not repay. -#}
+    {%- call statement('refresh_parallel_workers') -%}
+        set local max_parallel_workers_per_gather = {{ settings.parallel_workers }}
+    {%- endcall -%}
 
     {%- set found_started_at = modules.datetime.datetime.now() -%}
     {%- set changed_streams = [] -%}
@@ -323,11 +328,15 @@
 
     {%- set swap_started_at = modules.datetime.datetime.now() -%}
     {%- call statement('swap') -%}
-        {{ keyed_incremental__swap_sql(target_relation, intermediate_relation, backup_relation, index_specs, settings) }}
+        {{ keyed_incremental__swap_sql(
+            target_relation, intermediate_relation, backup_relation, index_specs, settings,
+            label=settings.get('label', 'keyed_incremental_table')
+        ) }}
     {%- endcall -%}
 
     {{ return(
-        rebuild_reason ~ ': built aside with its change state in ' ~ build_seconds ~ 's'
+        rebuild_reason ~ ': built aside' ~ (' with its change state' if settings.streams else '')
+        ~ ' in ' ~ build_seconds ~ 's'
         ~ (' and analyzed' if settings.analyze else '')
         ~ ', swapped in ' ~ safe_mv__seconds_since(swap_started_at) ~ 's'
     ) }}

@@ -78,22 +78,7 @@
 -#}
 {% macro keyed_incremental__settings(relation, index_specs) %}
     {%- set prefix = 'keyed_incremental_table ' ~ model.name ~ ': ' -%}
-    {%- set unique_key = keyed_incremental__names(config.get('unique_key')) -%}
-    {%- if not unique_key -%}
-        {%- do exceptions.raise_compiler_error(prefix ~ '`unique_key` (the grain) is required') -%}
-    {%- endif -%}
-    {%- set grain_indexes = [] -%}
-    {%- for spec in index_specs
-        if spec.unique and spec.method == 'btree'
-        and (spec.columns | map('lower') | sort | list) == (unique_key | sort | list) -%}
-        {%- do grain_indexes.append(spec) -%}
-    {%- endfor -%}
-    {%- if not grain_indexes -%}
-        {%- do exceptions.raise_compiler_error(
-            prefix ~ 'declare the grain as a unique index: indexes: [{columns: '
-            ~ unique_key | tojson ~ ', unique: true}]'
-        ) -%}
-    {%- endif -%}
+    {%- set unique_key = keyed_incremental__unique_key(index_specs, prefix) -%}
 
     {%- set streams = [] -%}
     {%- set stream_names = [] -%}
@@ -149,8 +134,31 @@
         'streams': streams,
         'state_schema': state_schema,
         'box_limit': config.get('key_filter_limit', 20000) | int,
+        'parallel_workers': config.get('refresh_parallel_workers', 0) | int,
     }) -%}
     {{ return(settings) }}
+{% endmacro %}
+
+
+{#- The grain (`unique_key`), which must be declared as a unique btree index in `indexes`. -#}
+{% macro keyed_incremental__unique_key(index_specs, prefix) %}
+    {%- set unique_key = keyed_incremental__names(config.get('unique_key')) -%}
+    {%- if not unique_key -%}
+        {%- do exceptions.raise_compiler_error(prefix ~ '`unique_key` (the grain) is required') -%}
+    {%- endif -%}
+    {%- set grain_indexes = [] -%}
+    {%- for spec in index_specs
+        if spec.unique and spec.method == 'btree'
+        and (spec.columns | map('lower') | sort | list) == (unique_key | sort | list) -%}
+        {%- do grain_indexes.append(spec) -%}
+    {%- endfor -%}
+    {%- if not grain_indexes -%}
+        {%- do exceptions.raise_compiler_error(
+            prefix ~ 'declare the grain as a unique index: indexes: [{columns: '
+            ~ unique_key | tojson ~ ', unique: true}]'
+        ) -%}
+    {%- endif -%}
+    {{ return(unique_key) }}
 {% endmacro %}
 
 
@@ -347,6 +355,9 @@
     stream's `digest` to the one its state table's comment keeps (none when it keeps none).
 -#}
 {% macro keyed_incremental__stale_states(settings, fingerprint) %}
+    {%- if not settings.streams -%}
+        {{ return([]) }}
+    {%- endif -%}
     {%- set query -%}
         select
             names.stream_name,

@@ -1,6 +1,7 @@
 {#-
     One row per AI opportunity on a live job, with the job's attributes, AI suitability,
-    strategic pillars and primary value category, kept as a maintained materialized view that
+    strategic pillars and primary value category, kept as a maintained table (maintained_table:
+    merged on ai_opportunity_id on every change of its sources) that
     `mv_value_view_opportunity_pipeline` reads (see the YAML for the staleness bound). It reads
     no mart: the real-time view joins the job's ODI context from the hourly job summary at read
     time, so a rebuild of the summary never has to swap a materialized view built on it.

@@ -1,8 +1,11 @@
 {#-
     The ODI heatmap's grain: one row per published persona x live job performed by the persona's
-    role (through jtbd_roles). The opportunity score and its classification come from
-    int_odi_scores_classified, which computes them from the persona's importance and satisfaction
-    scores with the ODI macros; a pair without scores keeps null scores and classification.
+    role (through jtbd_roles). The opportunity score and its classification are computed from the
+    persona's importance and satisfaction scores with the ODI macros, as int_odi_scores_classified
+    computes them; a pair without scores keeps null scores and classification. They are computed
+    after the join, for the pairs read only: computed below a left join, PostgreSQL evaluates them
+    for every score row, also those of the pairs a filtered read (the heatmap's refresh of a few
+    changed pairs) discards.
 -#}
 
 with
@@ -27,7 +30,7 @@ jobs as (
 
 odi_scores as (
 
-    select * from {{ ref('int_odi_scores_classified') }}
+    select * from {{ ref('stg_vital__jtbd_odi_scores') }}
 
 ),
 
@@ -68,10 +71,9 @@ pairs as (
         jobs.jtbd_name,
         jobs.complexity,
         jobs.frequency,
+        odi_scores.odi_score_id,
         odi_scores.importance_score,
         odi_scores.satisfaction_score,
-        odi_scores.opportunity_score,
-        odi_scores.opportunity_classification,
         ai_suitability.overall_score as ai_suitability,
         ai_suitability.recommended_service_layer,
         job_value_drivers.primary_value_category,
@@ -93,6 +95,54 @@ pairs as (
     inner join job_value_drivers
         on jobs.jtbd_id = job_value_drivers.jtbd_id
 
+),
+
+scored as (
+
+    select
+        *,
+        {{ odi_opportunity('importance_score', 'satisfaction_score') }}::numeric(4, 2)
+            as opportunity_score
+
+    from pairs
+
+),
+
+classified as (
+
+    select
+        persona_id,
+        jtbd_id,
+        tenant_id,
+        industry_id,
+        function_id,
+        department_id,
+        role_id,
+        persona_name,
+        archetype,
+        role_name,
+        department_name,
+        function_name,
+        jtbd_code,
+        jtbd_name,
+        complexity,
+        frequency,
+        importance_score,
+        satisfaction_score,
+        opportunity_score,
+        case
+            when odi_score_id is not null
+                then {{ odi_classification(
+                    'opportunity_score', 'importance_score', 'satisfaction_score'
+                ) }}
+        end as opportunity_classification,
+        ai_suitability,
+        recommended_service_layer,
+        primary_value_category,
+        strategic_pillars
+
+    from scored
+
 )
 
-select * from pairs
+select * from classified

@@ -1,6 +1,7 @@
-"""The maintained materialized views behind the real-time views: a sensor that looks at the
-tables they are built from every ``SENSOR_INTERVAL_SECONDS`` and, when any was written since its
-last look, starts a job that refreshes them concurrently (``lib.maintained``).
+"""The maintained relations behind the real-time views (materialized views, and tables merged on
+their key): a sensor that looks at the tables they are built from every
+``SENSOR_INTERVAL_SECONDS`` and, when any was written since its last look, starts a job that
+refreshes them without blocking their readers (``lib.maintained``).
 
 The staleness bound a model states (``meta.maintained.staleness_bound_seconds``) covers the
 sensor's interval, the writer's statistics delay (about 10 s), the run's start and the refresh;
@@ -60,7 +61,7 @@ def build_maintained(
 
     @op(
         name="refresh_maintained_op",
-        description=f"Refresh concurrently: {names}.",
+        description=f"Refresh, never blocking readers: {names}.",
         tags={"kind": "postgres"},
     )
     def refresh_maintained_op(context: OpExecutionContext, warehouse: WarehouseResource) -> None:
@@ -74,8 +75,9 @@ def build_maintained(
     @job(
         name=JOB_NAME,
         description=(
-            f"Refresh the maintained materialized views behind the real-time views ({names})"
-            f" concurrently; started by {SENSOR_NAME} when a table they are built from changes."
+            f"Refresh the maintained relations behind the real-time views ({names}) without"
+            f" blocking readers; started by {SENSOR_NAME} when a table they are built from"
+            " changes."
         ),
         tags={MAINTAINED_TAG: "refresh"},
     )

@@ -8,9 +8,11 @@ read from PostgreSQL's cumulative statistics, which count every inserted, update
 row of a table, together with its OID and file node (a rebuild-aside swap, a TRUNCATE or a plain
 REFRESH gives new ones): a handful of catalog reads, whatever the tables' sizes. A writing
 session publishes its counts within about ten seconds of its commit (at once when it ends). The
-marker is a digest of those figures: equal markers mean no table was written since. A refresh is
-``REFRESH MATERIALIZED VIEW CONCURRENTLY`` (readers are never blocked), recorded in the refresh
-log like dbt's refreshes.
+marker is a digest of those figures: equal markers mean no table was written since. A refresh
+never blocks readers and is recorded in the refresh log like dbt's refreshes: for a materialized
+view ``REFRESH MATERIALIZED VIEW CONCURRENTLY``; for a ``maintained_table`` (a table merged on its
+key, macros/materializations/maintained_table.sql) the refresh procedure dbt wrote beside it,
+``<schema>_meta.<relation>__refresh()``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class MaintainedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Maintained:
-    """One maintained materialized view: its relation, bound and the tables it is built from."""
+    """One maintained relation: its relation, bound and the tables it is built from."""
 
     unique_id: str
     schema: str
@@ -154,6 +156,35 @@ def refresh(settings: ConnectionSettings, relations: Iterable[Maintained]) -> li
     )
 
 
+def refresh_procedure(schema: str, relation: str) -> sql.Composed:
+    """The procedure that merges a ``maintained_table`` with its query (written by dbt)."""
+    return sql.SQL("{}()").format(sql.Identifier(f"{schema}_meta", f"{relation}__refresh"))
+
+
+def refresh_relation(conn: psycopg.Connection, schema: str, relation: str) -> None:
+    """Refresh one maintained relation in the caller's transaction without blocking its readers:
+    a materialized view concurrently, a ``maintained_table`` by its refresh procedure."""
+    name = sql.Identifier(schema, relation)
+    kind = conn.execute(
+        "select relkind::text from pg_class where oid = to_regclass(%s)", (name.as_string(conn),)
+    ).fetchone()
+    if kind is None:
+        raise MaintainedError(
+            f"{schema}.{relation} does not exist: build it first (value-view dbt run)"
+        )
+    if kind[0] == "m":
+        refresh_concurrently(conn, name)
+        return
+    procedure = refresh_procedure(schema, relation)
+    found = conn.execute("select to_regprocedure(%s)", (procedure.as_string(conn),)).fetchone()[0]
+    if found is None:
+        raise MaintainedError(
+            f"{schema}.{relation} is a table without its refresh procedure"
+            f" {procedure.as_string(conn)}: build it with dbt (value-view dbt run)"
+        )
+    conn.execute(sql.SQL("call {}").format(procedure))
+
+
 def refresh_concurrently(conn: psycopg.Connection, name: sql.Composable) -> None:
     """``REFRESH MATERIALIZED VIEW CONCURRENTLY`` in the caller's transaction, its copy of the new
     rows analyzed at ``REFRESH_STATISTICS_TARGET``; the server's target is back afterwards."""
@@ -169,26 +200,18 @@ def refresh_concurrently(conn: psycopg.Connection, name: sql.Composable) -> None
 def refresh_in_place(
     settings: ConnectionSettings, relations: Iterable[tuple[str, str]]
 ) -> list[Refreshed]:
-    """``REFRESH MATERIALIZED VIEW CONCURRENTLY`` of each ``(schema, relation)``, recorded in the
-    refresh log in the same transaction (as dbt's refreshes are): readers are never blocked."""
+    """Refresh each ``(schema, relation)`` without blocking its readers (``refresh_relation``),
+    recorded in the refresh log in the same transaction (as dbt's refreshes are)."""
     done = []
     with connect(settings, autocommit=True) as conn:
         for schema, relation in relations:
-            name = sql.Identifier(schema, relation)
             qualified = f"{schema}.{relation}"
-            if (
-                conn.execute("select to_regclass(%s)", (name.as_string(conn),)).fetchone()[0]
-                is None
-            ):
-                raise MaintainedError(
-                    f"{qualified} does not exist: build it first (value-view dbt run)"
-                )
             started = time.perf_counter()
             with conn.transaction():
                 conn.execute(
                     sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT))
                 )
-                refresh_concurrently(conn, name)
+                refresh_relation(conn, schema, relation)
                 log = conn.execute(
                     "select to_regclass(format('%%I.refresh_log', %s::text))",
                     (REFRESH_LOG_SCHEMA,),

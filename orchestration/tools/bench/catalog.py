@@ -66,6 +66,10 @@ class MaterializedView:
     rows: int
     # Maintained behind a real-time view (refreshed on every change of its tables), not a mart.
     maintained: bool = False
+    # A maintained_table (merged on its key by its refresh procedure), not a materialized view.
+    table: bool = False
+    unique_id: str = ""
+    selector: str = ""
 
     @property
     def relation(self) -> str:
@@ -119,8 +123,8 @@ def collect_views(
     manifest: Mapping[str, Any], settings: ConnectionSettings
 ) -> list[MaterializedView]:
     """The materialized views dbt built, as the database reports them: the marts' (latest
-    versions), then the maintained ones behind the real-time views (refreshed concurrently on
-    every change of their tables).
+    versions), then the maintained relations behind the real-time views (refreshed on every change
+    of their tables: concurrently, or merged on their key when they are maintained tables).
 
     A view's spec estimate is its ``meta.refresh.spec_estimate``.
     """
@@ -132,6 +136,7 @@ def collect_views(
     with database.connect(settings, autocommit=True) as conn:
         for node in [*marts, *maintained]:
             schema, identifier = node.get("schema"), project.relation_name(node)
+            is_table = (node.get("config") or {}).get("materialized") == "maintained_table"
             found = conn.execute(
                 """
                 select relations.oid,
@@ -144,9 +149,9 @@ def collect_views(
                 from pg_class as relations
                 join pg_namespace as namespaces on namespaces.oid = relations.relnamespace
                 where namespaces.nspname = %s and relations.relname = %s
-                  and relations.relkind = 'm'
+                  and relations.relkind = (case when %s then 'r' else 'm' end)::"char"
                 """,
-                (schema, identifier),
+                (schema, identifier, is_table),
             ).fetchone()
             if found is None:
                 continue
@@ -164,6 +169,9 @@ def collect_views(
                     concurrent_ok=bool(found[1]),
                     rows=int(rows),
                     maintained=node["unique_id"] in maintained_ids,
+                    table=is_table,
+                    unique_id=node["unique_id"],
+                    selector=project.dbt_selector(node),
                 )
             )
     return views

@@ -62,3 +62,15 @@ def compile_inline(
     if missing:
         raise BenchError(f"dbt compiled no SQL for {sorted(missing)}")
     return found
+
+
+def compiled_query(
+    unique_id: str, selector: str, settings: ConnectionSettings, options: BenchOptions
+) -> str:
+    """A model's own SELECT, compiled for this warehouse."""
+    run_dbt(["--quiet", "compile", "--select", selector], settings, options)
+    results = json.loads((Path(options.target_path) / "run_results.json").read_text())
+    for result in results["results"]:
+        if result["unique_id"] == unique_id and result.get("compiled_code"):
+            return str(result["compiled_code"])
+    raise BenchError(f"dbt compiled no SQL for {unique_id}")

@@ -103,16 +103,6 @@ def _unique_key(node: Mapping[str, Any]) -> tuple[str, ...]:
     return (key,) if isinstance(key, str) else tuple(str(column) for column in key)
 
 
-def _compiled_query(mart: IncrementalMart, warehouse: Warehouse, options: BenchOptions) -> str:
-    """The mart's own SELECT, compiled for this warehouse."""
-    dbt.run_dbt(["--quiet", "compile", "--select", mart.selector], warehouse.settings, options)
-    results = json.loads((Path(options.target_path) / "run_results.json").read_text())
-    for result in results["results"]:
-        if result["unique_id"] == mart.unique_id and result.get("compiled_code"):
-            return str(result["compiled_code"])
-    raise BenchError(f"dbt compiled no SQL for {mart.name}")
-
-
 def _as_materialized_view(
     warehouse: Warehouse, mart: IncrementalMart, options: BenchOptions
 ) -> dict[str, Any] | None:
@@ -120,7 +110,7 @@ def _as_materialized_view(
     declared change and after its undo (median), the change left as it began."""
     if not mart.unique_key:
         return None
-    query = _compiled_query(mart, warehouse, options)
+    query = dbt.compiled_query(mart.unique_id, mart.selector, warehouse.settings, options)
     view = sql.Identifier(mart.schema, f"{mart.identifier}__vv_bench_mv")
     with session(warehouse.settings) as conn:
         conn.execute(sql.SQL("drop materialized view if exists {}").format(view))

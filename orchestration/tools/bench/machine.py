@@ -20,6 +20,7 @@ SERVER_SETTINGS = (
     "work_mem",
     "effective_cache_size",
     "max_parallel_workers_per_gather",
+    "wal_buffers",
     "jit",
     "max_connections",
 )

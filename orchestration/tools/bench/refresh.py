@@ -1,48 +1,95 @@
 """Phase 2: what a REFRESH of each materialized view costs, plain and concurrently, beside the
-specification's estimate (the mart's ``meta.refresh.spec_estimate``)."""
+specification's estimate (the mart's ``meta.refresh.spec_estimate``).
+
+A maintained table (``maintained_table``: merged on its key by its refresh procedure) is measured
+against what it replaces: its query as a materialized view with the same indexes, refreshed plain.
+"""
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from orchestration.lib.maintained import refresh_concurrently
-from orchestration.tools.bench import fmt
+from orchestration.lib.maintained import refresh_concurrently, refresh_relation
+from orchestration.tools.bench import dbt, fmt
 from orchestration.tools.bench.catalog import MaterializedView
 from orchestration.tools.bench.figures import parse_estimate, ratio
-from orchestration.tools.bench.options import Progress
+from orchestration.tools.bench.options import BenchOptions, Progress
 from orchestration.tools.bench.warehouse import Warehouse, session
 
 
 def timed_refresh(conn: psycopg.Connection, view: MaterializedView, concurrently: bool) -> float:
-    """Refresh one materialized view as the project refreshes it; the seconds it took."""
+    """Refresh one materialized view as the project refreshes it (a maintained table: merged by
+    its refresh procedure; plain: its stand-in view); the seconds it took."""
     started = time.perf_counter()
     if concurrently:
         with conn.transaction():
-            refresh_concurrently(conn, sql.SQL(view.relation))
+            if view.table:
+                refresh_relation(conn, view.schema, view.identifier)
+            else:
+                refresh_concurrently(conn, sql.SQL(view.relation))
     else:
-        conn.execute(f"refresh materialized view {view.relation}")
+        relation = plain_stand_in(view) if view.table else sql.SQL(view.relation)
+        conn.execute(sql.SQL("refresh materialized view {}").format(relation))
     return time.perf_counter() - started
 
 
+def plain_stand_in(view: MaterializedView) -> sql.Identifier:
+    """The materialized view that stands in for a maintained table's plain refresh."""
+    return sql.Identifier(view.schema, f"{view.identifier}__vv_bench_mv")
+
+
+@contextmanager
+def stand_in(
+    conn: psycopg.Connection, view: MaterializedView, warehouse: Warehouse, options: BenchOptions
+) -> Iterator[None]:
+    """For a maintained table: its query as a materialized view with the table's indexes, for as
+    long as it is measured."""
+    if not view.table:
+        yield
+        return
+    query = dbt.compiled_query(view.unique_id, view.selector, warehouse.settings, options)
+    name = plain_stand_in(view)
+    conn.execute(sql.SQL("drop materialized view if exists {}").format(name))
+    try:
+        conn.execute(sql.SQL("create materialized view {} as {}").format(name, sql.SQL(query)))
+        for (definition,) in conn.execute(
+            "select pg_get_indexdef(indexrelid) from pg_index where indrelid = %s::regclass",
+            (view.relation,),
+        ).fetchall():
+            on_table = re.sub(r"^(CREATE (?:UNIQUE )?INDEX) \S+ ON \S+", r"\1 ON {}", definition)
+            conn.execute(sql.SQL(on_table).format(name))
+        yield
+    finally:
+        conn.execute(sql.SQL("drop materialized view if exists {}").format(name))
+
+
 def measure_refreshes(
-    warehouse: Warehouse, runs: int, log: Progress, phase: str = "refresh"
+    warehouse: Warehouse,
+    runs: int,
+    log: Progress,
+    options: BenchOptions,
+    phase: str = "refresh",
 ) -> dict[str, Any]:
     """Median plain and concurrent refresh per view (after one untimed refresh), and totals."""
     results = []
     with session(warehouse.settings) as conn:
         for view in warehouse.views:
-            timed_refresh(conn, view, concurrently=False)
-            plain = [timed_refresh(conn, view, concurrently=False) for _ in range(runs)]
-            concurrent = (
-                [timed_refresh(conn, view, concurrently=True) for _ in range(runs)]
-                if view.concurrent_ok
-                else []
-            )
+            with stand_in(conn, view, warehouse, options):
+                timed_refresh(conn, view, concurrently=False)
+                plain = [timed_refresh(conn, view, concurrently=False) for _ in range(runs)]
+                concurrent = (
+                    [timed_refresh(conn, view, concurrently=True) for _ in range(runs)]
+                    if view.concurrent_ok
+                    else []
+                )
             estimate = parse_estimate(view.spec_estimate)
             plain_s = statistics.median(plain)
             concurrent_s = statistics.median(concurrent) if concurrent else None
@@ -52,6 +99,7 @@ def measure_refreshes(
                 "identifier": f"{view.schema}.{view.identifier}",
                 "cron": view.cron,
                 "maintained": view.maintained,
+                "table": view.table,
                 "rows": view.rows,
                 "plain_s": round(plain_s, 4),
                 "concurrent_s": round(concurrent_s, 4) if concurrent_s is not None else None,

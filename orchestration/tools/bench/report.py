@@ -57,7 +57,7 @@ def _refresh_table(report: Mapping[str, Any]) -> str:
     refresh = report["refresh"]
     rows = [
         [
-            row["relation"],
+            row["relation"] + (" (table)" if row.get("table") else ""),
             row["cron"] or ("maintained" if row.get("maintained") else "-"),
             f"{row['rows']:,}",
             fmt.secs(row["plain_s"]),
@@ -92,7 +92,8 @@ def _refresh_table(report: Mapping[str, Any]) -> str:
         rows,
         title="2. Refresh cost per materialized view (median of"
         f" {report['parameters']['refresh_runs']} runs; 'ours' is the refresh dbt runs:"
-        " concurrently when a unique index allows)",
+        " concurrently when a unique index allows; a maintained (table) is merged on its key,"
+        " its plain figure its query as a materialized view with the same indexes)",
     )
 
 

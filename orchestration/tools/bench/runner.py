@@ -145,7 +145,7 @@ def _other_scales(
             log("scaling", f"FAIL scale {scale}: {str(error).splitlines()[0]}")
             continue
         queries = measure_queries(warehouse, options, log, answers)
-        refresh = measure_refreshes(warehouse, options.refresh_runs, log, phase="scaling")
+        refresh = measure_refreshes(warehouse, options.refresh_runs, log, options, phase="scaling")
         incremental = measure_incremental(warehouse, options, log, phase="scaling")
         found.append(scale_figures(warehouse, queries, refresh, incremental))
     return found
@@ -193,7 +193,7 @@ def run(
 
     answers = check_all_answers(primary.settings, primary.benchmarks, log)
     report["queries"] = measure_queries(primary, options, log, answers)
-    report["refresh"] = measure_refreshes(primary, options.refresh_runs, log)
+    report["refresh"] = measure_refreshes(primary, options.refresh_runs, log, options)
     report["incremental"] = measure_incremental(primary, options, log)
     report["tiers"] = None
     if options.tier_runs:
