@@ -1126,3 +1126,44 @@ def test_a_maintained_table_refuses_a_query_that_repeats_a_key_and_keeps_its_row
     assert not failed.ok
     assert "returns more than one row for a key (id)" in failed.output
     assert row_versions_by_id(project, "mt_repeated") == before
+
+
+@pytest.mark.slow
+def test_a_maintained_table_refreshes_in_a_copy_of_its_database(project):
+    """dbt names each relation of the compiled SQL with its database; the refresh procedure names
+    none, so it runs in a copy made with CREATE DATABASE ... TEMPLATE (or after a rename)."""
+    stable_source(project)
+    project.write_model("mt_upstream", "select * from mv_source.stable_events")
+    project.write_model("mt_copied", maintained_sql("{{ ref('mt_upstream') }}"))
+    built = project.build("mt_upstream", "mt_copied")
+    assert built.ok, built.output
+    procedure = f"{SCHEMA}_meta.mt_copied__refresh()"
+    body = project.scalar("select prosrc from pg_proc where oid = %s::regprocedure", (procedure,))
+    assert f"{SCHEMA}.mt_upstream" in body.replace('"', "")
+    assert project.settings.dbname not in body
+
+    copy = project.settings.with_database(f"{project.settings.dbname}_copy")
+    database.drop_database(copy)
+    with database.connect(project.settings.with_database("postgres"), autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity"
+            " where datname = %s and pid <> pg_backend_pid()",
+            (project.settings.dbname,),
+        )
+        conn.execute(
+            sql.SQL("create database {} template {}").format(
+                sql.Identifier(copy.dbname), sql.Identifier(project.settings.dbname)
+            )
+        )
+    try:
+        with database.connect(copy, autocommit=True) as conn:
+            conn.execute("update mv_source.stable_events set amount = amount + 1 where id = 42")
+        refresh_in_place(copy, [(SCHEMA, "mt_copied")])
+        with database.connect(copy, autocommit=True) as conn:
+            doubled = conn.execute(
+                f"select (select doubled from {SCHEMA}.mt_copied where id = 42)"
+                " = (select amount * 2 from mv_source.stable_events where id = 42)"
+            ).fetchone()[0]
+        assert doubled
+    finally:
+        database.drop_database(copy)

@@ -110,9 +110,16 @@
 
 {#-
     (Re)write the refresh procedure with the model's SQL: owned by dbt's role, executable by no
-    one else (a procedure is executable by PUBLIC unless revoked).
+    one else (a procedure is executable by PUBLIC unless revoked). Its text names no database: a
+    PostgreSQL session reaches only its own, and the procedure must keep working in a copy of the
+    database (CREATE DATABASE ... TEMPLATE) or after a rename, as a materialized view (which
+    stores its parsed query) does. dbt qualifies every relation of the compiled SQL with the
+    database as the relation renders it; that prefix is removed.
 -#}
-{% macro maintained_table__write_procedure(relation, compiled_sql, columns, settings) %}
+{% macro maintained_table__write_procedure(target_relation, model_sql, columns, settings) %}
+    {%- set relation = target_relation.include(database=false) -%}
+    {%- set database_prefix = target_relation.include(schema=false, identifier=false) ~ '.' -%}
+    {%- set compiled_sql = model_sql | replace(database_prefix, '') -%}
     {%- set names = columns | map(attribute='name') | list -%}
     {%- set keys = settings.unique_key -%}
     {%- set values = [] -%}
@@ -125,7 +132,7 @@
         {%- endfor -%}
     {%- endset -%}
     {#- With no streams this only makes sure the schema is there. -#}
-    {%- do keyed_incremental__build_states(relation, settings, none) -%}
+    {%- do keyed_incremental__build_states(target_relation, settings, none) -%}
     {%- call statement('refresh_procedure') -%}
         create or replace procedure {{ settings.procedure }}()
         language plpgsql
@@ -144,7 +151,7 @@
             exception when unique_violation then
                 get stacked diagnostics failure_detail = pg_exception_detail;
                 raise exception
-                    'maintained_table: the query of {{ relation.include(database=false) | replace("\"", "") }} returns more than one row for a key ({{ keys | join(", ") }}): %',
+                    'maintained_table: the query of {{ relation | replace("\"", "") }} returns more than one row for a key ({{ keys | join(", ") }}): %',
                     failure_detail
                     using errcode = 'unique_violation';
             end;
