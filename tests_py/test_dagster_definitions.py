@@ -523,8 +523,9 @@ def test_the_clock_as_an_input() -> None:
 
 
 def test_only_a_view_over_a_sliding_window_is_refreshed_in_place() -> None:
-    sliding = _refresh_node("safe_materialized_view", skip_unchanged=False)
-    assert inputs.refreshes_in_place(sliding) and not inputs.skips_when_unchanged(sliding)
+    for materialized in ("safe_materialized_view", "maintained_table"):
+        sliding = _refresh_node(materialized, skip_unchanged=False)
+        assert inputs.refreshes_in_place(sliding) and not inputs.skips_when_unchanged(sliding)
     # A table is rebuilt by dbt; a view without a clock is skipped instead.
     assert not inputs.refreshes_in_place(_refresh_node("table", skip_unchanged=False))
     assert not inputs.refreshes_in_place(_refresh_node("safe_materialized_view"))

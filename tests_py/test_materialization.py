@@ -849,9 +849,9 @@ def row_versions(project: ScratchProject, relation: str) -> int:
         ).fetchone()[0]
 
 
-def row_versions_by_id(project: ScratchProject, relation: str) -> dict[int, tuple]:
-    """Each row's physical version (ctid) and values, by id."""
-    rows = project.query(f"select id, ctid::text, * from {SCHEMA}.{relation}")
+def row_versions_by_id(project: ScratchProject, relation: str, key: str = "id") -> dict[int, tuple]:
+    """Each row's physical version (ctid) and values, by id (or another unique column)."""
+    rows = project.query(f"select {key}, ctid::text, * from {SCHEMA}.{relation}")
     return {row[0]: row[1:] for row in rows}
 
 
@@ -1167,3 +1167,56 @@ def test_a_maintained_table_refreshes_in_a_copy_of_its_database(project):
         assert doubled
     finally:
         database.drop_database(copy)
+
+
+@pytest.mark.slow
+def test_a_maintained_table_matches_a_nullable_key_column_null_to_null(project):
+    """`nullable_key_columns`: a row whose key has a null is matched (not rewritten by every
+    refresh), a changed one is updated in place, and a key repeated with its null is refused by
+    the refresh and by a rebuild, the rows kept."""
+    stable_source(project)
+    project.execute(
+        "drop table if exists mv_source.late_events;"
+        " create table mv_source.late_events (like mv_source.stable_events)"
+    )
+    config = {
+        "materialized": "maintained_table",
+        "unique_key": ["grp", "parent"],
+        "nullable_key_columns": ["parent"],
+        "indexes": [{"columns": ["grp", "parent"], "unique": True}],
+    }
+    arguments = ", ".join(f"{key}={json.dumps(value)}" for key, value in config.items())
+    project.write_model(
+        "mt_nullable",
+        f"{{{{ config({arguments}) }}}}\n"
+        "select grp, case when grp % 5 = 0 then null else grp % 3 end as parent,"
+        " sum(amount) as total\n"
+        "from mv_source.stable_events\ngroup by 1, 2\n"
+        "union all\n"
+        "select grp, null, amount from mv_source.late_events\n",
+    )
+    created = project.build("mt_nullable")
+    assert created.ok, created.output
+    assert project.scalar(f"select count(*) from {SCHEMA}.mt_nullable where parent is null") == 10
+    before = row_versions_by_id(project, "mt_nullable", key="grp")
+    written = row_versions(project, "mt_nullable")
+
+    refresh_in_place(project.settings, [(SCHEMA, "mt_nullable")])
+    assert row_versions(project, "mt_nullable") == written, "an unchanged null key was rewritten"
+    assert row_versions_by_id(project, "mt_nullable", key="grp") == before
+
+    project.execute("update mv_source.stable_events set amount = amount + 1 where id = 50")
+    refresh_in_place(project.settings, [(SCHEMA, "mt_nullable")])
+    assert row_versions(project, "mt_nullable") == written + 1  # grp 0, parent null: updated
+    after = row_versions_by_id(project, "mt_nullable", key="grp")
+    assert {key for key in before if before[key] != after.get(key)} == {0}
+
+    project.execute("insert into mv_source.late_events values (0, 0, 1)")
+    with pytest.raises(psycopg.errors.UniqueViolation) as raised:
+        refresh_in_place(project.settings, [(SCHEMA, "mt_nullable")])
+    assert "(grp, parent)=(0, null) is duplicated" in str(raised.value)
+    rebuilt = project.build("mt_nullable", full_refresh=True)
+    assert not rebuilt.ok
+    assert "returns more than one row for a key (grp, parent)" in rebuilt.output
+    assert "Key (grp, parent)=(0, null) is duplicated" in rebuilt.output
+    assert row_versions_by_id(project, "mt_nullable", key="grp") == after

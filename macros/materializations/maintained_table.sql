@@ -14,7 +14,8 @@
       1. takes an EXCLUSIVE lock on the table (readers' ACCESS SHARE never waits for it; a second
          refresh waits for the first);
       2. runs the model's query into a temporary table with a unique index on the key, which
-         fails, naming the key, when the query returns a key twice;
+         fails, naming the key, when the query returns a key twice, and analyzes it at the
+         refresh's statistics target (safe_mv__refresh_statistics_target);
       3. deletes the rows whose key is gone, updates the rows whose columns differ, inserts the
          new keys: an unchanged row is not written, so a refresh with nothing changed writes
          nothing.
@@ -25,7 +26,8 @@
       kind (the materialized view it replaces) -> the table and its indexes are built aside and
       swapped in as keyed_incremental_table does, re-pointing dependent views.
 
-    Config keys: unique_key (required, declared in `indexes` as unique), indexes, analyze,
+    Config keys: unique_key (required, declared in `indexes` as unique), nullable_key_columns,
+    indexes, analyze,
     swap_lock_timeout, swap_attempts, grants, persist_docs, contract (see
     _materializations__macros.yml and docs/materialized_views.md).
 -#}
@@ -70,6 +72,7 @@
             target_relation, intermediate_relation, backup_relation, sql, index_specs, fingerprint,
             settings, rebuild_reason, grant_config
         ) -%}
+        {%- do maintained_table__check_nullable_key(target_relation, settings) -%}
         {%- do maintained_table__write_procedure(
             target_relation, sql, safe_mv__relation_columns(target_relation), settings
         ) -%}
@@ -96,15 +99,57 @@
 {% macro maintained_table__settings(relation, index_specs) %}
     {%- set unique_key = keyed_incremental__unique_key(index_specs, 'maintained_table ' ~ model.name ~ ': ') -%}
     {%- set state_schema = keyed_incremental__state_schema(relation) -%}
+    {%- set nullable_key = keyed_incremental__names(config.get('nullable_key_columns')) -%}
+    {%- for name in nullable_key if name not in unique_key -%}
+        {%- do exceptions.raise_compiler_error(
+            'maintained_table ' ~ model.name ~ ': nullable_key_columns lists ' ~ name
+            ~ ', which is not a column of unique_key ' ~ unique_key | tojson
+        ) -%}
+    {%- endfor -%}
+    {%- set procedure_name = relation.identifier ~ '__refresh' -%}
+    {%- if procedure_name | length > 63 -%}
+        {%- do exceptions.raise_compiler_error(
+            'maintained_table ' ~ model.name ~ ': the refresh procedure name ' ~ procedure_name
+            ~ ' is longer than 63 characters (PostgreSQL would cut it); shorten the relation name'
+        ) -%}
+    {%- endif -%}
     {%- set settings = safe_mv__settings(index_specs) -%}
     {%- do settings.update({
         'label': 'maintained_table',
         'unique_key': unique_key,
+        'nullable_key': nullable_key,
         'streams': [],
         'state_schema': state_schema,
-        'procedure': adapter.quote(state_schema) ~ '.' ~ adapter.quote(relation.identifier ~ '__refresh'),
+        'procedure': adapter.quote(state_schema) ~ '.' ~ adapter.quote(procedure_name),
     }) -%}
     {{ return(settings) }}
+{% endmacro %}
+
+
+{#-
+    A key with a nullable column repeated in the rows just built: the grain's unique index lets
+    it through (nulls are distinct to it), the refresh procedure's check would not. The error,
+    raised before the commit, keeps the old relation.
+-#}
+{% macro maintained_table__check_nullable_key(relation, settings) %}
+    {%- if settings.nullable_key -%}
+        {%- set keys = settings.unique_key -%}
+        {%- set query -%}
+            select {% for key in keys %}coalesce({{ adapter.quote(key) }}::text, 'null'){{ ', ' if not loop.last }}{% endfor %}
+            from {{ relation }}
+            group by {{ keyed_incremental__column_list(keys) }}
+            having count(*) > 1
+            limit 1
+        {%- endset -%}
+        {%- set repeated = run_query(query) -%}
+        {%- if repeated.rows | length > 0 -%}
+            {%- do exceptions.raise_compiler_error(
+                'maintained_table: the query of ' ~ relation.include(database=false) | replace('"', '')
+                ~ ' returns more than one row for a key (' ~ keys | join(', ') ~ '): Key ('
+                ~ keys | join(', ') ~ ')=(' ~ repeated.rows[0] | join(', ') ~ ') is duplicated.'
+            ) -%}
+        {%- endif -%}
+    {%- endif -%}
 {% endmacro %}
 
 
@@ -126,9 +171,12 @@
     {%- for name in names if name not in keys -%}
         {%- do values.append(name) -%}
     {%- endfor -%}
+    {#- A nullable key column matches null to null; the others carry the (hash) join. -#}
     {%- set key_match -%}
         {%- for key in keys -%}
-            {{ ' and ' if not loop.first }}current_rows.{{ adapter.quote(key) }} = existing.{{ adapter.quote(key) }}
+            {{ ' and ' if not loop.first }}current_rows.{{ adapter.quote(key) }}
+            {{- ' is not distinct from ' if key in settings.nullable_key else ' = ' -}}
+            existing.{{ adapter.quote(key) }}
         {%- endfor -%}
     {%- endset -%}
     {#- With no streams this only makes sure the schema is there. -#}
@@ -139,6 +187,7 @@
         as $maintained_table_refresh$
         declare
             failure_detail text;
+            statistics_target text := current_setting('default_statistics_target');
         begin
             lock table {{ relation }} in exclusive mode;
             if to_regclass('pg_temp.maintained_table__rows') is not null then
@@ -147,7 +196,8 @@
             create temporary table maintained_table__rows on commit drop as
             {{ compiled_sql }};
             begin
-                create unique index on maintained_table__rows ({{ keyed_incremental__column_list(keys) }});
+                create unique index on maintained_table__rows ({{ keyed_incremental__column_list(keys) }})
+                {{- ' nulls not distinct' if settings.nullable_key }};
             exception when unique_violation then
                 get stacked diagnostics failure_detail = pg_exception_detail;
                 raise exception
@@ -155,6 +205,11 @@
                     failure_detail
                     using errcode = 'unique_violation';
             end;
+            -- Row counts and distinct keys for the planner (a merge join on a prefix of the key
+            -- rescans each group), sampled at the refresh's statistics target.
+            perform set_config('default_statistics_target', '{{ safe_mv__refresh_statistics_target() }}', true);
+            analyze maintained_table__rows;
+            perform set_config('default_statistics_target', statistics_target, true);
             delete from {{ relation }} as existing
             where not exists (
                 select from maintained_table__rows as current_rows

@@ -1,7 +1,7 @@
 {#-
     The filter panel's catalog: hierarchy options and flat facets of every tenant, numbered for
-    display within their (tenant, filter type, parent), kept as a maintained materialized view
-    that `v_value_view_filter_options` reads. See the YAML for the option semantics and the
+    display within their (tenant, filter type, parent), kept as a maintained table (merged on its
+    grain) that `v_value_view_filter_options` reads. See the YAML for the option semantics and the
     staleness bound.
 -#}
 

@@ -222,8 +222,9 @@ def refresh_clock_only(
     versions: Mapping[str, Mapping[str, str]],
     warehouse: WarehouseResource,
 ) -> Iterator[Output]:
-    """Refresh each clock-bound materialized view with unchanged inputs concurrently, in place
-    (no dbt process, no rebuild), and materialize it with the inputs it was refreshed from."""
+    """Refresh each clock-bound materialized view (maintained table) with unchanged inputs in
+    place, concurrently (merged on its key): no dbt process, no rebuild; and materialize it with
+    the inputs it was refreshed from."""
     for key, (uid, since) in marts.items():
         node = manifest["nodes"][uid]
         (done,) = maintained.refresh_in_place(

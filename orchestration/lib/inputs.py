@@ -9,8 +9,8 @@ Some marts' rows depend on the clock too. One whose windows start at a UTC day b
 (``meta.refresh.clock: day``) counts that day as one more input (``clock``): it is skipped when run
 again on the same day over unchanged sources, and rebuilt on the next day. One whose window
 slides with every instant (``meta.refresh.skip_unchanged: false``, "the 7 days before the
-refresh") is never skipped; when nothing else changed, a materialized view of that kind is
-refreshed in place (``refreshes_in_place``) instead of being rebuilt by dbt.
+refresh") is never skipped; when nothing else changed, a materialized view or maintained table
+of that kind is refreshed in place (``refreshes_in_place``) instead of being rebuilt by dbt.
 """
 
 from __future__ import annotations
@@ -98,10 +98,12 @@ def skips_when_unchanged(node: Mapping[str, Any]) -> bool:
 
 
 def refreshes_in_place(node: Mapping[str, Any]) -> bool:
-    """A materialized view whose window slides with the clock: when its other inputs are
-    unchanged, ``REFRESH MATERIALIZED VIEW CONCURRENTLY`` gives what a dbt rebuild would."""
+    """A materialized view or maintained table whose window slides with the clock: when its other
+    inputs are unchanged, ``REFRESH MATERIALIZED VIEW CONCURRENTLY`` (a maintained table's refresh
+    procedure) gives what a dbt rebuild would."""
     materialized = str((node.get("config") or {}).get("materialized") or "")
-    return not skips_when_unchanged(node) and materialized.endswith("materialized_view")
+    in_place = materialized.endswith("materialized_view") or materialized == "maintained_table"
+    return not skips_when_unchanged(node) and in_place
 
 
 def clock_grain(node: Mapping[str, Any]) -> str | None:

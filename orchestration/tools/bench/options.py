@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh-relation",
         default=None,
-        help="materialized view refreshed under the readers (default: the largest)",
+        help="materialized view refreshed under the readers (default: the largest; not a table)",
     )
     parser.add_argument("--clients", default="8,32,64,256", help="throughput client counts")
     parser.add_argument("--throughput-seconds", type=int, default=10, help="seconds per count")

@@ -77,15 +77,18 @@ def _new_report(options: BenchOptions, as_of: dt.date, command: str | None) -> d
 
 
 def _refresh_target(warehouse: Warehouse, wanted: str | None) -> MaterializedView | None:
+    """The materialized view refreshed under the readers: a maintained table is no candidate (its
+    plain counterpart is a stand-in that no reader reads, so it would block no one)."""
+    views = [view for view in warehouse.views if not view.table]
     if wanted is not None:
-        for view in warehouse.views:
+        for view in views:
             if wanted in (view.name, view.identifier):
                 return view
         raise BenchError(
             f"--refresh-relation {wanted!r} is not a materialized view;"
-            f" choose from {[view.name for view in warehouse.views]}"
+            f" choose from {[view.name for view in views]}"
         )
-    return max(warehouse.views, key=lambda view: view.rows, default=None)
+    return max(views, key=lambda view: view.rows, default=None)
 
 
 def _pgbench_phases(
