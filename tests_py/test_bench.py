@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import copy
 import dataclasses
 import json
@@ -373,3 +374,29 @@ def test_tenant_mode_reads_the_tenant_schema_as_the_querys_tenant() -> None:
     args = cli.build_parser().parse_args(["bench", "--readers-only"])
     assert options_from_args(args).readers_only
     assert not options_from_args(cli.build_parser().parse_args(["bench"])).readers_only
+
+
+@pytest.mark.slow
+def test_a_new_day_reloads_the_data_under_what_the_last_run_built(
+    short_run: bench.BenchRun,
+) -> None:
+    """The bench's data is stamped with its as-of date: on another day it is loaded again, over
+    the relations the last run built on it (the loader refuses while they stand). Last in the
+    module: the short run's warehouse is left without its built schemas."""
+    from orchestration.tools.bench.warehouse import load_data
+
+    warehouse = short_run.warehouses[1]
+    as_of = dt.date.fromisoformat(short_run.report["parameters"]["as_of"]) + dt.timedelta(days=1)
+    options = bench.BenchOptions(scale=1, database_prefix="unused")
+    seconds = load_data(warehouse.settings, 1, options, as_of, bench.Progress(enabled=False))
+    assert seconds is not None, "the data of the day before was reused"
+    with database.connect(warehouse.settings, autocommit=True) as conn:
+        built = conn.execute(
+            "select count(*) from pg_namespace where nspname like 'value_view%'"
+        ).fetchone()[0]
+        comment = conn.execute(
+            "select shobj_description(oid, 'pg_database') from pg_database"
+            " where datname = current_database()"
+        ).fetchone()[0]
+    assert built == 0
+    assert f"as_of={as_of}" in comment

@@ -74,12 +74,15 @@ def _set_database_comment(settings: ConnectionSettings, comment: str | None) -> 
 def load_data(
     settings: ConnectionSettings, scale: int, options: BenchOptions, as_of: dt.date, log: Progress
 ) -> float | None:
-    """Load demo data unless the database already holds exactly this scale/seed/as-of."""
+    """Load demo data unless the database already holds exactly this scale/seed/as-of. What dbt
+    built on the old data (the next build drops it anyway) is dropped first: the loader refuses
+    to replace source tables that relations are built on."""
     stamp = _data_stamp(scale, options.seed, as_of, options.source_schema)
     if not options.reload and _database_comment(settings) == stamp:
         log("data", f"{settings.dbname}: reusing scale {scale} data (seed {options.seed})")
         return None
     _set_database_comment(settings, None)
+    _drop_built_schemas(settings, options.source_schema)
     log("data", f"{settings.dbname}: loading scale {scale} (seed {options.seed}, as of {as_of})")
     started = time.perf_counter()
     counts = load_demo_data(
