@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import copy
 import dataclasses
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator
