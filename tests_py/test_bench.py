@@ -241,7 +241,10 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
     for mart in report["incremental"]["marts"]:
         assert mart["changed_source_rows"] >= 1
         assert mart["changed_runs"] % 2 == 0  # the change is applied and undone
-        assert all(isinstance(mart[key], Number) for key in ("full_s", "unchanged_s", "changed_s"))
+        assert all(
+            isinstance(mart[key], Number)
+            for key in ("full_s", "unchanged_s", "changed_s", "changed_dbt_s")
+        )
         assert isinstance(mart["changed_over_full"], Number)
         # Every declared share of the change was measured; a larger share changes more rows.
         shares = [point["fraction"] for point in mart["sweep"]]
@@ -251,6 +254,7 @@ def test_a_short_run_writes_json_markdown_and_a_chart(short_run: bench.BenchRun)
         # Its own query, refreshed concurrently as a materialized view, is the goal's measure.
         assert isinstance(mart["as_view"]["concurrent_s"], Number)
         assert isinstance(mart["changed_over_view_refresh"], Number)
+        assert isinstance(mart["changed_dbt_over_view_refresh"], Number)
     with database.connect(short_run.warehouses[1].settings, autocommit=True) as conn:
         left = conn.execute("select relname from pg_class where relname like '%vv_bench_mv'")
         assert left.fetchall() == [], "the materialized view the bench built was left behind"

@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orchestration.lib import database, tenancy
+from orchestration.lib import database, maintained, tenancy
 from orchestration.lib import dbt_runner as project
 from orchestration.tools import demo_data
 
@@ -299,9 +299,23 @@ def apply_batch(conn: psycopg.Connection, rng: random.Random) -> list[str]:
     return applied
 
 
-def change_scores(heatmap: Heatmap, rows: int) -> set[tuple]:
-    """Change the scores of `rows` scored pairs on the heatmap; returns those pairs."""
+def update_counts(heatmap: Heatmap) -> int:
+    """Rows of the ODI scores updated, as PostgreSQL's cumulative statistics count them now."""
+    return heatmap.query(
+        "select pg_stat_clear_snapshot(), n_tup_upd from pg_stat_user_tables"
+        " where relid = 'vital.jtbd_odi_scores'::regclass"
+    )[0][1]
+
+
+def change_scores(heatmap: Heatmap, rows: int, *, counted: bool = True) -> set[tuple]:
+    """Change the scores of `rows` scored pairs on the heatmap; returns those pairs. Counted:
+    once the statistics count the update (a session publishes its counts after its commit, and
+    the refresh procedure reads them); else written with the statistics off, as an update whose
+    counts are not published yet looks to it."""
+    before = update_counts(heatmap)
     with database.connect(heatmap.settings) as conn, conn.transaction():
+        if not counted:
+            conn.execute("set local track_counts = off")
         changed = conn.execute(
             f"""
             update vital.jtbd_odi_scores as scores
@@ -320,6 +334,10 @@ def change_scores(heatmap: Heatmap, rows: int) -> set[tuple]:
             """,
             (secrets.token_hex(4), rows),
         ).fetchall()
+    deadline = time.monotonic() + 30
+    while counted and update_counts(heatmap) < before + len(changed):
+        assert time.monotonic() < deadline, "the statistics never counted the update"
+        time.sleep(0.05)
     return set(changed)
 
 
@@ -507,9 +525,11 @@ def test_unchanged_streams_are_told_by_their_digest_which_is_never_trusted_blind
     heatmap: Heatmap,
 ):
     checked = r"\(checked in [0-9.]+s, {} unchanged by their digest\)"
-    change_scores(heatmap, 5)
+    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.refresh())
+    # Updated scores keep the stream's row count: only the fingerprints' sum tells them (the
+    # update is written with the statistics off, so the digest is computed).
+    change_scores(heatmap, 5, counted=False)
     outcome = heatmap.refresh()
-    # Updated scores keep the stream's row count: only the fingerprints' sum tells them.
     assert re.match(
         r"updated incrementally: changed keys odi_scores 5 " + checked.format(6), outcome
     ), outcome
@@ -517,15 +537,96 @@ def test_unchanged_streams_are_told_by_their_digest_which_is_never_trusted_blind
 
     # A digest that does not describe the stream, or none (a state kept before digests were):
     # the stream is compared with its state row by row, and its state's digest kept anew.
-    state_digest(heatmap, "odi_scores", "1:0")
+    state_digest(heatmap, "jobs", "1:0")
     state_digest(heatmap, "job_roles", None)
-    changed = change_scores(heatmap, 3)
+    changed = change_scores(heatmap, 3, counted=False)
     outcome = heatmap.refresh()
     assert re.match(
-        r"updated incrementally: changed keys odi_scores 3 " + checked.format(5), outcome
+        r"updated incrementally: changed keys odi_scores 3 " + checked.format(4), outcome
     ), outcome
     assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.refresh())
     assert len(changed) == 3
+    assert heatmap.differences() == (0, 0)
+
+
+@pytest.mark.slow
+def test_the_statistics_choose_the_order_and_never_stand_for_unchanged(heatmap: Heatmap):
+    """A stream whose tables PostgreSQL counts writes to since the last refresh is compared with
+    its state at once (its digest would differ); one with equal counts is still checked by its
+    digest, which catches a write the statistics have not counted."""
+    at_once = (
+        r"\(checked in [0-9.]+s, 6 unchanged by their digest, 1 written since"
+        r" \(compared at once\)\)"
+    )
+    changed = change_scores(heatmap, 6)
+    outcome = heatmap.refresh()
+    assert re.match(r"updated incrementally: changed keys odi_scores 6 " + at_once, outcome), (
+        outcome
+    )
+    assert heatmap.differences() == (0, 0)
+
+    # Counted writes that change nothing the heatmap reads: compared, and nothing changed.
+    before = update_counts(heatmap)
+    with database.connect(heatmap.settings) as conn, conn.transaction():
+        conn.execute(
+            "update vital.jtbd_odi_scores set respondent_count = respondent_count + 1"
+            " where (persona_id, jtbd_id) in (select * from unnest(%s::uuid[], %s::uuid[]))",
+            ([persona for persona, _ in changed], [job for _, job in changed]),
+        )
+    while update_counts(heatmap) < before + len(changed):
+        time.sleep(0.05)
+    outcome = heatmap.refresh()
+    assert re.match(r"unchanged: no change in 7 streams " + at_once, outcome), outcome
+
+    # An uncounted write: the counts are as kept, and the digest finds it.
+    change_scores(heatmap, 4, counted=False)
+    outcome = heatmap.refresh()
+    assert re.match(
+        r"updated incrementally: changed keys odi_scores 4 \(checked in [0-9.]+s, 6 unchanged"
+        r" by their digest\)",
+        outcome,
+    ), outcome
+    assert heatmap.differences() == (0, 0)
+
+
+@pytest.mark.slow
+def test_the_refresh_procedure_refreshes_the_heatmap_without_dbt(heatmap: Heatmap):
+    """What dbt's run calls, called as Dagster does (refresh_in_place): the same rows; refused in
+    a transaction that is not REPEATABLE READ, and on a table built from another definition."""
+    change_scores(heatmap, 7)
+    (done,) = maintained.refresh_in_place(heatmap.settings, [(SCHEMA, HEATMAP)])
+    assert done.outcome and done.outcome.startswith(
+        "updated incrementally: changed keys odi_scores 7 "
+    ), done.outcome
+    assert heatmap.differences() == (0, 0)
+    assert heatmap.query(
+        "select count(*) from value_view_meta.refresh_log"
+        " where relation_name = %s and refreshed_at > now() - interval '1 minute'",
+        (HEATMAP,),
+    ) == [(1,)]
+
+    procedure = f"value_view_meta.{HEATMAP}__refresh()"
+    change_scores(heatmap, 2)
+    with (
+        database.connect(heatmap.settings) as conn,
+        pytest.raises(psycopg.errors.InvalidTransactionState, match="REPEATABLE READ"),
+    ):
+        conn.execute(f"call {procedure}")
+    comment = heatmap.query(
+        "select obj_description(%s::regclass, 'pg_class')", (f"{SCHEMA}.{HEATMAP}",)
+    )[0][0]
+    tampered = re.sub(r"fingerprint=[0-9a-f]{32}", "fingerprint=" + "0" * 32, comment)
+    with database.connect(heatmap.settings, autocommit=True) as conn:
+        conn.execute(f"comment on table {SCHEMA}.{HEATMAP} is {sql_literal(tampered)}")
+        try:
+            with pytest.raises(
+                psycopg.errors.ObjectNotInPrerequisiteState, match="another definition"
+            ):
+                maintained.refresh_in_place(heatmap.settings, [(SCHEMA, HEATMAP)])
+        finally:
+            conn.execute(f"comment on table {SCHEMA}.{HEATMAP} is {sql_literal(comment)}")
+    assert heatmap.differences() != (0, 0)
+    assert heatmap.refresh().startswith("updated incrementally: changed keys odi_scores 2 ")
     assert heatmap.differences() == (0, 0)
 
 
@@ -547,16 +648,18 @@ def test_the_comparison_fails_when_one_change_is_dropped(heatmap: Heatmap):
     changed = sorted(change_scores(heatmap, 10))
     dropped = changed[0]
     # Hide one change from the refresh: its state already holds the new fingerprint (of the keys
-    # and the stream's `columns`, the two scores: mv_value_view_odi_heatmap.yml).
+    # and the stream's `columns`, the two scores: mv_value_view_odi_heatmap.yml; each column
+    # hashed by its type's hash function seeded with its position, the hashes XORed).
     with database.connect(heatmap.settings) as conn:
         conn.execute(
             f"""
             update {STATE_SCHEMA}.{HEATMAP}__odi_scores as state
             set fingerprint = (
-                select hash_record_extended(row(
-                    scores.persona_id, scores.jtbd_id, scores.importance_score,
-                    scores.satisfaction_score
-                ), 0)
+                select
+                    uuid_hash_extended(scores.persona_id, 1)
+                    # uuid_hash_extended(scores.jtbd_id, 2)
+                    # coalesce(hash_numeric_extended(scores.importance_score, 3), 3)
+                    # coalesce(hash_numeric_extended(scores.satisfaction_score, 4), 4)
                 from value_view_staging.stg_vital__jtbd_odi_scores as scores
                 where scores.persona_id = state.persona_id and scores.jtbd_id = state.jtbd_id
             )

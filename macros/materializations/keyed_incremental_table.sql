@@ -7,16 +7,19 @@
     row to the model rows it shapes. A state table per stream keeps a fingerprint of every stream
     row as of the last build (keyed_incremental_table_streams.sql).
 
-    * unchanged definition -> the keys whose stream rows changed, appeared or disappeared are
-      found (one hash join per stream against its state); the model rows holding those keys are
-      deleted, the model's SQL is run for those keys only and its rows inserted, and the state is
-      brought up to date. The whole run is one REPEATABLE READ transaction (every statement sees
-      the same sources) that holds an EXCLUSIVE lock on the table: readers (ACCESS SHARE) never
-      wait for it, keep seeing the previous rows until the commit, then all of the new ones.
+    * unchanged definition -> the refresh procedure `<model schema>_meta.<relation>__refresh()`
+      (keyed_incremental_table_refresh.sql) is rewritten with the model's SQL and called: the
+      keys whose stream rows changed, appeared or disappeared are found (one hash join per stream
+      against its state); the model rows holding those keys are deleted, the model's SQL is run
+      for those keys only and its rows inserted, and the state is brought up to date. The whole
+      run is one REPEATABLE READ transaction (every statement sees the same sources) that holds
+      an EXCLUSIVE lock on the table: readers (ACCESS SHARE) never wait for it, keep seeing the
+      previous rows until the commit, then all of the new ones. Dagster calls the same procedure
+      without dbt when only the sources changed (orchestration/lib/maintained.py).
     * new relation, --full-refresh, a changed definition (fingerprint), missing state, or a
       relation of another kind (e.g. the materialized view it replaces) -> the table, its indexes
       and its state are built aside and the table is swapped in as safe_materialized_view does,
-      re-pointing dependent views.
+      re-pointing dependent views; the refresh procedure is written for the new definition.
 
     Config keys: unique_key, change_streams, indexes, analyze, swap_lock_timeout, swap_attempts,
     key_filter_limit, refresh_parallel_workers, grants, persist_docs, contract (see
@@ -53,6 +56,9 @@
         {%- set outcome = keyed_incremental__build_and_swap(
             target_relation, intermediate_relation, backup_relation, sql, index_specs, fingerprint,
             settings, rebuild_reason, grant_config
+        ) -%}
+        {%- do keyed_incremental__write_procedure(
+            target_relation, sql, safe_mv__relation_columns(target_relation), settings, fingerprint
         ) -%}
     {%- endif -%}
     {%- do keyed_incremental__record_refresh(target_relation) -%}
@@ -132,165 +138,16 @@
 
 
 {#-
-    The incremental path: find the changed keys of every stream; when there are any, compute the
-    model's rows for them, delete the rows holding them, insert the new ones, update the state.
+    The incremental path: the refresh procedure (keyed_incremental_table_refresh.sql) is
+    rewritten with the model's current SQL and called; it finds the changed keys of every stream
+    and, when there are any, rewrites the rows holding them.
 -#}
 {% macro keyed_incremental__apply_changes(relation, existing, compiled_sql, fingerprint, settings) %}
     {%- set columns = safe_mv__relation_columns(relation) -%}
     {%- do keyed_incremental__check_contract(relation, columns, 'the existing relation') -%}
-    {#- A refresh reads whole streams but keeps few rows: a parallel plan's workers start, and
-        funnel their rows through one Gather, at a cost a small result does not repay. -#}
-    {%- call statement('refresh_parallel_workers') -%}
-        set local max_parallel_workers_per_gather = {{ settings.parallel_workers }}
-    {%- endcall -%}
-
-    {%- set found_started_at = modules.datetime.datetime.now() -%}
-    {%- set changed_streams = [] -%}
-    {%- set counts = [] -%}
-    {%- for stream in settings.streams -%}
-        {%- set changed = keyed_incremental__find_changes(stream) -%}
-        {%- if changed > 0 -%}
-            {%- do changed_streams.append(stream) -%}
-            {%- do counts.append(stream.name ~ ' ' ~ changed) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- set found_seconds = safe_mv__seconds_since(found_started_at) -%}
-    {%- set by_digest = settings.streams | selectattr('unchanged_by_digest', 'defined') | list | length -%}
-    {%- set checked = 'checked in ' ~ found_seconds ~ 's, ' ~ by_digest ~ ' unchanged by their digest' -%}
     {%- do keyed_incremental__persist_docs(relation, fingerprint, columns, existing.comment) -%}
-    {%- if not changed_streams -%}
-        {#- dbt expects a `main` statement: one that writes nothing (its status reads INSERT 0 0). -#}
-        {%- call statement('main') -%}
-            insert into {{ relation }} select * from {{ relation }} where false
-        {%- endcall -%}
-        {{ return('unchanged: no change in ' ~ settings.streams | length ~ ' streams (' ~ checked ~ ')') }}
-    {%- endif -%}
-
-    {%- set apply_started_at = modules.datetime.datetime.now() -%}
-    {%- set column_names = columns | map(attribute='name') | list -%}
-    {%- call statement('new_rows') -%}
-        create temporary table keyed_incremental__rows on commit drop as
-        select * from {{ relation }} with no data;
-        create unique index on keyed_incremental__rows ({{ keyed_incremental__column_list(settings.unique_key) }})
-    {%- endcall -%}
-    {%- for stream in changed_streams -%}
-        {%- set key_filters = [] -%}
-        {%- for key in stream.key_columns -%}
-            {%- set values = keyed_incremental__key_values(stream, key, columns, settings) -%}
-            {%- if values is not none -%}
-                {%- do key_filters.append('model_rows.' ~ adapter.quote(key) ~ ' = any(' ~ values ~ ')') -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- call statement('new_rows_' ~ stream.name) -%}
-            insert into keyed_incremental__rows ({{ keyed_incremental__column_list(column_names) }})
-            select {{ keyed_incremental__column_list(column_names, 'model_rows') }}
-            from (
-                {{ compiled_sql }}
-            ) as model_rows
-            where
-                {%- for key_filter in key_filters %}
-                {{ key_filter }} and
-                {%- endfor %}
-                exists (
-                    select
-                    from {{ stream.changes }} as changes
-                    where
-                        {%- for key in stream.key_columns %}
-                        {{ 'and ' if not loop.first }}changes.{{ adapter.quote(key) }} = model_rows.{{ adapter.quote(key) }}
-                        {%- endfor %}
-                )
-            on conflict do nothing
-        {%- endcall -%}
-    {%- endfor -%}
-
-    {%- set deleted = namespace(rows=0) -%}
-    {%- for stream in changed_streams -%}
-        {%- call statement('delete_' ~ stream.name, fetch_result=false) -%}
-            delete from {{ relation }} as existing
-            using (select distinct {{ keyed_incremental__column_list(stream.key_columns) }} from {{ stream.changes }}) as changes
-            where
-                {%- for key in stream.key_columns %}
-                {{ 'and ' if not loop.first }}existing.{{ adapter.quote(key) }} = changes.{{ adapter.quote(key) }}
-                {%- endfor %}
-        {%- endcall -%}
-        {%- set deleted.rows = deleted.rows + load_result('delete_' ~ stream.name)['response'].rows_affected -%}
-    {%- endfor -%}
-    {#- A new row whose grain is still held by a row no stream touched replaces that row. -#}
-    {%- call statement('delete_replaced', fetch_result=false) -%}
-        delete from {{ relation }} as existing
-        using keyed_incremental__rows as fresh
-        where
-            {%- for key in settings.unique_key %}
-            {{ 'and ' if not loop.first }}existing.{{ adapter.quote(key) }} = fresh.{{ adapter.quote(key) }}
-            {%- endfor %}
-    {%- endcall -%}
-    {%- set deleted.rows = deleted.rows + load_result('delete_replaced')['response'].rows_affected -%}
-    {%- call statement('main') -%}
-        insert into {{ relation }} ({{ keyed_incremental__column_list(column_names) }})
-        select {{ keyed_incremental__column_list(column_names) }}
-        from keyed_incremental__rows
-    {%- endcall -%}
-    {%- set inserted = load_result('main')['response'].rows_affected -%}
-
-    {%- for stream in changed_streams -%}
-        {%- do keyed_incremental__update_state(stream) -%}
-    {%- endfor -%}
-    {%- set apply_seconds = safe_mv__seconds_since(apply_started_at) -%}
-
-    {#- ANALYZE when the run rewrote a tenth of the table (autovacuum's default threshold). -#}
-    {%- set analyzed = settings.analyze and (deleted.rows + inserted) >= 0.1 * keyed_incremental__row_estimate(relation) -%}
-    {%- if analyzed -%}
-        {%- call statement('analyze') -%}
-            analyze {{ relation }}
-        {%- endcall -%}
-    {%- endif -%}
-
-    {{ return(
-        'updated incrementally: changed keys ' ~ counts | join(', ') ~ ' (' ~ checked ~ '); '
-        ~ deleted.rows ~ ' rows deleted, ' ~ inserted ~ ' inserted in ' ~ apply_seconds ~ 's'
-        ~ (', analyzed' if analyzed else '')
-    ) }}
-{% endmacro %}
-
-
-{#-
-    The changed values of one key column of `stream` as a typed array literal, so the planner can
-    push `model.key = any(...)` down to the scans of the model's inputs; none when there are more
-    than `key_filter_limit` of them (the exact `exists` filter alone then applies).
--#}
-{% macro keyed_incremental__key_values(stream, key, columns, settings) %}
-    {%- set types = {} -%}
-    {%- for column in columns -%}
-        {%- do types.update({column.name: column.data_type}) -%}
-    {%- endfor -%}
-    {%- if key not in types -%}
-        {%- do exceptions.raise_compiler_error(
-            'keyed_incremental_table ' ~ model.name ~ ': key ' ~ key ~ ' of change stream ' ~ stream.name
-            ~ ' is not a column of the model'
-        ) -%}
-    {%- endif -%}
-    {%- set query -%}
-        select
-            count(distinct {{ adapter.quote(key) }}) as distinct_values,
-            format('%L::%s[]', array_agg(distinct {{ adapter.quote(key) }})::text, {{ safe_mv__quote_literal(types[key]) }}) as literal
-        from {{ stream.changes }}
-    {%- endset -%}
-    {%- set row = run_query(query).rows[0] -%}
-    {%- if row['distinct_values'] > settings.box_limit -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return(row['literal']) }}
-{% endmacro %}
-
-
-{#- The planner's row estimate of `relation` (pg_class.reltuples; 0 when never analyzed). -#}
-{% macro keyed_incremental__row_estimate(relation) %}
-    {%- set query -%}
-        select greatest(reltuples, 0)::bigint as estimate
-        from pg_catalog.pg_class
-        where oid = {{ safe_mv__quote_literal(relation.include(database=false)) }}::regclass
-    {%- endset -%}
-    {{ return(run_query(query).rows[0]['estimate']) }}
+    {%- do keyed_incremental__write_procedure(relation, compiled_sql, columns, settings, fingerprint) -%}
+    {{ return(keyed_incremental__call_procedure(relation)) }}
 {% endmacro %}
 
 

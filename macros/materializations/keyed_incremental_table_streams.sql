@@ -5,8 +5,9 @@
     A change stream is an upstream relation the model reads, with the key columns (columns of both
     the stream and the model) that tie each of its rows to the model rows it shapes. Its state
     table, `<model schema>_meta.<model>__<stream>`, holds the keys and a 64-bit fingerprint
-    (hash_record_extended) of every stream row as of the last build; the keys whose fingerprint
-    changed, appeared or disappeared since are the keys to refresh.
+    (keyed_incremental__fingerprint_sql: the columns' own hash functions) of every stream row as
+    of the last build; the keys whose fingerprint changed, appeared or disappeared since are the
+    keys to refresh.
 
     The state table's comment also keeps its digest: the row count and the sum of the
     fingerprints. A stream whose rows give the same digest is unchanged, which one pass over the
@@ -163,6 +164,22 @@
 
 
 {#-
+    The joins from a relation (`<alias>.relation_oid`) to the relations its view reads: its rewrite
+    rule, then the rule's dependencies on pg_class entries (`depends.refobjid`).
+-#}
+{% macro keyed_incremental__view_reads_join(alias) -%}
+    inner join pg_catalog.pg_rewrite as rewrites
+                on {{ alias }}.relation_oid = rewrites.ev_class
+            inner join pg_catalog.pg_depend as depends
+                on
+                    rewrites.oid = depends.objid
+                    and depends.classid = 'pg_catalog.pg_rewrite'::regclass
+                    and depends.refclassid = 'pg_catalog.pg_class'::regclass
+                    and depends.refobjid <> {{ alias }}.relation_oid
+{%- endmacro %}
+
+
+{#-
     What the model reads, from the catalog: starting at its direct parents, through every view
     down to the change streams. Returns {rows, untracked, unread}: `rows` describe each relation
     (a view's definition, a stream's columns) for the fingerprint; `untracked` are tables or
@@ -204,14 +221,7 @@
 
             select depends.refobjid
             from lineage
-            inner join pg_catalog.pg_rewrite as rewrites
-                on lineage.relation_oid = rewrites.ev_class
-            inner join pg_catalog.pg_depend as depends
-                on
-                    rewrites.oid = depends.objid
-                    and depends.classid = 'pg_catalog.pg_rewrite'::regclass
-                    and depends.refclassid = 'pg_catalog.pg_class'::regclass
-                    and depends.refobjid <> lineage.relation_oid
+            {{ keyed_incremental__view_reads_join('lineage') }}
             where lineage.relation_oid not in (
                 select streams.stream_oid from streams where streams.stream_oid is not null
             )
@@ -308,7 +318,7 @@
     streams' columns. A change rebuilds the table and its state aside.
 -#}
 {% macro keyed_incremental__fingerprint(compiled_sql, index_specs, settings, lineage) %}
-    {%- set lines = ['keyed_incremental_table/1', compiled_sql | trim, 'indexes:'] -%}
+    {%- set lines = ['keyed_incremental_table/2', compiled_sql | trim, 'indexes:'] -%}
     {%- for spec in index_specs | sort(attribute='key') -%}
         {%- do lines.append(spec.key ~ ' as ' ~ spec.name) -%}
     {%- endfor -%}
@@ -326,22 +336,71 @@
 {% endmacro %}
 
 
+{#-
+    The fingerprint of a stream row: each hashed column (the keys and `columns`, or every column)
+    hashed by the extended hash function of its type's default hash operator class, seeded with
+    its position, a null as the position itself, the hashes combined with XOR. A column whose
+    type has none is hashed as a one-column record (hash_record_extended, which finds the hash
+    function row by row and costs more). Cached in the stream.
+-#}
+{% macro keyed_incremental__fingerprint_sql(stream) -%}
+    {%- if stream.get('fingerprint_sql') is none -%}
+        {%- set query -%}
+            select
+                attributes.attname::text as column_name,
+                (
+                    select procedures.amproc::regproc::text
+                    from pg_catalog.pg_opclass as classes
+                    inner join pg_catalog.pg_am as methods
+                        on classes.opcmethod = methods.oid
+                    inner join pg_catalog.pg_amproc as procedures
+                        on
+                            classes.opcfamily = procedures.amprocfamily
+                            and procedures.amprocnum = 2
+                            and procedures.amproclefttype = classes.opcintype
+                            and procedures.amprocrighttype = classes.opcintype
+                    where
+                        methods.amname = 'hash'
+                        and classes.opcdefault
+                        and classes.opcintype = attributes.atttypid
+                ) as hash_function
+            from pg_catalog.pg_attribute as attributes
+            where
+                attributes.attrelid = {{ safe_mv__quote_literal(stream.relation.include(database=false)) }}::regclass
+                and attributes.attnum > 0
+                and not attributes.attisdropped
+            order by attributes.attnum
+        {%- endset -%}
+        {%- set functions = {} -%}
+        {%- set all_columns = [] -%}
+        {%- for row in run_query(query).rows -%}
+            {%- do functions.update({row['column_name']: row['hash_function']}) -%}
+            {%- do all_columns.append(row['column_name']) -%}
+        {%- endfor -%}
+        {%- set hashed = all_columns if stream.columns is none else stream.key_columns + stream.columns -%}
+        {%- set terms = [] -%}
+        {%- for column in hashed -%}
+            {%- set value = 'stream_rows.' ~ adapter.quote(column) -%}
+            {%- if functions.get(column) -%}
+                {%- set hash = functions[column] ~ '(' ~ value ~ ', ' ~ loop.index ~ ')' -%}
+            {%- else -%}
+                {%- set hash = 'hash_record_extended(row(' ~ value ~ '), ' ~ loop.index ~ ')' -%}
+            {%- endif -%}
+            {%- do terms.append('coalesce(' ~ hash ~ ', ' ~ loop.index ~ ')') -%}
+        {%- endfor -%}
+        {%- do stream.update({'fingerprint_sql': terms | join('\n        # ') if terms else '0::bigint'}) -%}
+    {%- endif -%}
+    {{ return(stream.fingerprint_sql) }}
+{%- endmacro %}
+
+
 {#- The stream's rows that can match model rows (no null key), with their fingerprint. -#}
 {% macro keyed_incremental__stream_rows_sql(stream) -%}
-    {%- if stream.columns is none -%}
-        {%- set hashed = safe_mv__relation_columns(stream.relation) | map(attribute='name') | list -%}
-    {%- else -%}
-        {%- set hashed = stream.key_columns + stream.columns -%}
-    {%- endif -%}
     select
         {%- for key in stream.key_columns %}
         stream_rows.{{ adapter.quote(key) }},
         {%- endfor %}
-        hash_record_extended(row(
-            {%- for column in hashed %}
-            stream_rows.{{ adapter.quote(column) }}{{ ',' if not loop.last }}
-            {%- endfor %}
-        ), 0) as fingerprint
+        {{ keyed_incremental__fingerprint_sql(stream) }} as fingerprint
     from {{ stream.relation }} as stream_rows
     where
         {%- for key in stream.key_columns %}
@@ -402,6 +461,7 @@
         end
         $keyed_incremental_schema$
     {%- endcall -%}
+    {%- set stream_tables = keyed_incremental__stream_tables(settings) if settings.streams else {} -%}
     {%- for stream in settings.streams -%}
         {%- call statement('state_' ~ stream.name) -%}
             drop table if exists {{ stream.state }};
@@ -423,7 +483,15 @@
                     using errcode = 'unique_violation';
             end
             $keyed_incremental_state$;
-            {{ keyed_incremental__record_digest_sql(stream) }}
+            {{ keyed_incremental__record_digest_sql(stream) }};
+            do $keyed_incremental_activity$
+            declare
+                stream_activity text;
+            begin
+                {{ keyed_incremental__stream_activity_plpgsql(stream_tables[stream.name]) }}
+                {{ keyed_incremental__record_activity_plpgsql(stream) }}
+            end
+            $keyed_incremental_activity$
         {%- endcall -%}
     {%- endfor -%}
 {% endmacro %}
@@ -436,24 +504,31 @@
 
 
 {#-
-    A statement that writes the digest of `stream`'s state table (its row count and the sum of
-    its fingerprints) into the table's comment, in place of the one it kept.
+    PL/pgSQL statements that write the digest of `stream`'s state table (its row count and the
+    sum of its fingerprints) into the table's comment, in place of the one it kept; they need a
+    text variable `stream_digest`.
 -#}
-{% macro keyed_incremental__record_digest_sql(stream) -%}
+{% macro keyed_incremental__record_digest_plpgsql(stream) -%}
     {%- set state_name = safe_mv__quote_literal(stream.state.include(database=false)) -%}
+    select count(*) || ':' || coalesce(sum(fingerprint), 0) into stream_digest from {{ stream.state }};
+    execute format(
+        'comment on table %s is %L',
+        {{ state_name }},
+        regexp_replace(
+            coalesce(obj_description({{ state_name }}::regclass, 'pg_class'), ''),
+            '\s*\[value_view:stream_digest=[^]]*\]', ''
+        ) || ' [value_view:stream_digest=' || stream_digest || ']'
+    );
+{%- endmacro %}
+
+
+{#- The same as one statement (a DO block). -#}
+{% macro keyed_incremental__record_digest_sql(stream) -%}
     do $keyed_incremental_digest$
     declare
-        digest text;
+        stream_digest text;
     begin
-        select count(*) || ':' || coalesce(sum(fingerprint), 0) into digest from {{ stream.state }};
-        execute format(
-            'comment on table %s is %L',
-            {{ state_name }},
-            regexp_replace(
-                coalesce(obj_description({{ state_name }}::regclass, 'pg_class'), ''),
-                '\s*\[value_view:stream_digest=[^]]*\]', ''
-            ) || ' [value_view:stream_digest=' || digest || ']'
-        );
+        {{ keyed_incremental__record_digest_plpgsql(stream) }}
     end
     $keyed_incremental_digest$
 {%- endmacro %}
@@ -461,81 +536,140 @@
 
 {#-
     The keys of `stream` whose fingerprint changed, appeared or disappeared since the last build,
-    in a temporary table (dropped at commit) with the old and new fingerprints. Returns how many;
-    0 at once, with no table, when the stream's rows give the digest its state keeps.
+    with the old and new fingerprints: a SELECT comparing the stream's rows with its state.
 -#}
-{% macro keyed_incremental__find_changes(stream) %}
-    {%- if stream.get('digest') -%}
-        {%- set query -%}
-            select count(*) || ':' || coalesce(sum(current_rows.fingerprint), 0) as digest
-            from (
-                {{ keyed_incremental__stream_rows_sql(stream) }}
-            ) as current_rows
-        {%- endset -%}
-        {%- if run_query(query).rows[0]['digest'] == stream.digest -%}
-            {%- do stream.update({'unchanged_by_digest': true}) -%}
-            {{ return(0) }}
-        {%- endif -%}
-    {%- endif -%}
-    {%- call statement('changes_' ~ stream.name, fetch_result=false) -%}
-        create temporary table {{ stream.changes }} on commit drop as
-        select
+{% macro keyed_incremental__changes_sql(stream) -%}
+    select
+        {%- for key in stream.key_columns %}
+        coalesce(current_rows.{{ adapter.quote(key) }}, previous.{{ adapter.quote(key) }}) as {{ adapter.quote(key) }},
+        {%- endfor %}
+        previous.fingerprint as old_fingerprint,
+        current_rows.fingerprint as new_fingerprint
+    from (
+        {{ keyed_incremental__stream_rows_sql(stream) | indent(8) }}
+    ) as current_rows
+    full join {{ stream.state }} as previous
+        on
             {%- for key in stream.key_columns %}
-            coalesce(current_rows.{{ adapter.quote(key) }}, previous.{{ adapter.quote(key) }}) as {{ adapter.quote(key) }},
+            {{ 'and ' if not loop.first }}current_rows.{{ adapter.quote(key) }} = previous.{{ adapter.quote(key) }}
             {%- endfor %}
-            previous.fingerprint as old_fingerprint,
-            current_rows.fingerprint as new_fingerprint
-        from (
-            {{ keyed_incremental__stream_rows_sql(stream) }}
-        ) as current_rows
-        full join {{ stream.state }} as previous
-            on
-                {%- for key in stream.key_columns %}
-                {{ 'and ' if not loop.first }}current_rows.{{ adapter.quote(key) }} = previous.{{ adapter.quote(key) }}
+    where current_rows.fingerprint is distinct from previous.fingerprint
+{%- endmacro %}
+
+
+{#-
+    PL/pgSQL statements that bring the state of `stream` to the fingerprints in its changes
+    table (keyed_incremental__changes_sql) and record its digest.
+-#}
+{% macro keyed_incremental__update_state_plpgsql(stream) -%}
+    delete from {{ stream.state }} as previous
+    using (
+        select distinct {{ keyed_incremental__column_list(stream.key_columns) }}
+        from {{ stream.changes }}
+        where old_fingerprint is not null
+    ) as changes
+    where
+        {%- for key in stream.key_columns %}
+        {{ 'and ' if not loop.first }}previous.{{ adapter.quote(key) }} = changes.{{ adapter.quote(key) }}
+        {%- endfor %};
+    begin
+        insert into {{ stream.state }} ({{ keyed_incremental__column_list(stream.key_columns) }}, fingerprint)
+        select {{ keyed_incremental__column_list(stream.key_columns) }}, new_fingerprint
+        from {{ stream.changes }}
+        where new_fingerprint is not null;
+    exception when unique_violation then
+        raise exception
+            'keyed_incremental_table: change stream {{ stream.name }} of {{ model.name }} holds more than one row for a key ({{ stream.key_columns | join(", ") }}) in {{ stream.relation.include(database=false) | replace("\"", "") }}: %',
+            sqlerrm
+            using errcode = 'unique_violation';
+    end;
+    {{ keyed_incremental__record_digest_plpgsql(stream) }}
+{%- endmacro %}
+
+
+{#-
+    The tables under each stream (the stream itself when it is stored, else the relations its
+    views read, followed down to stored ones): {stream name: ["schema"."table", ...]}.
+-#}
+{% macro keyed_incremental__stream_tables(settings) %}
+    {%- set query -%}
+        with recursive
+
+        walk (stream_name, relation_oid) as (
+
+            select
+                names.stream_name,
+                to_regclass(names.relation_name)::oid
+            from (
+                values
+                {%- for stream in settings.streams %}
+                    ({{ safe_mv__quote_literal(stream.name) }}, {{ safe_mv__quote_literal(stream.relation.include(database=false)) }}){{ ',' if not loop.last }}
                 {%- endfor %}
-        where current_rows.fingerprint is distinct from previous.fingerprint
-    {%- endcall -%}
-    {%- set changed = load_result('changes_' ~ stream.name)['response'].rows_affected -%}
-    {%- if changed > 0 -%}
-        {%- call statement('analyze_changes_' ~ stream.name) -%}
-            analyze {{ stream.changes }}
-        {%- endcall -%}
+            ) as names (stream_name, relation_name)
+
+            union
+
+            select walk.stream_name, depends.refobjid
+            from walk
+            {{ keyed_incremental__view_reads_join('walk') }}
+
+        )
+
+        select
+            walk.stream_name,
+            format('%I.%I', namespaces.nspname, relations.relname) as table_name
+        from walk
+        inner join pg_catalog.pg_class as relations
+            on walk.relation_oid = relations.oid
+        inner join pg_catalog.pg_namespace as namespaces
+            on relations.relnamespace = namespaces.oid
+        where relations.relkind in ('r', 'm', 'p')
+        order by 1, 2
+    {%- endset -%}
+    {%- set tables = {} -%}
+    {%- for stream in settings.streams -%}
+        {%- do tables.update({stream.name: []}) -%}
+    {%- endfor -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do tables[row['stream_name']].append(row['table_name']) -%}
+    {%- endfor -%}
+    {{ return(tables) }}
+{% endmacro %}
+
+
+{#-
+    PL/pgSQL: into the text variable `stream_activity`, what PostgreSQL's cumulative statistics
+    count of the writes to `tables` (rows inserted, updated and deleted, and their files). It
+    only tells where to look first: a writing session publishes its counts some seconds after
+    its commit, so equal figures are checked with the stream's digest, and moved ones go
+    straight to the row-by-row comparison with the state (the digest would differ).
+-#}
+{% macro keyed_incremental__stream_activity_plpgsql(tables) -%}
+    {%- if tables -%}
+    select
+        sum(pg_stat_get_tuples_inserted(tables.oid) + pg_stat_get_tuples_updated(tables.oid) + pg_stat_get_tuples_deleted(tables.oid))
+        || ':' || string_agg(pg_relation_filenode(tables.oid)::text, ',' order by tables.position)
+    into stream_activity
+    from unnest(array[
+        {%- for table in tables %}
+        {{ safe_mv__quote_literal(table) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    ]::regclass[]) with ordinality as tables (oid, position);
     {%- else -%}
-        {#- No change, yet no digest or another one: the state's own digest from now on. -#}
-        {%- call statement('digest_' ~ stream.name) -%}
-            {{ keyed_incremental__record_digest_sql(stream) }}
-        {%- endcall -%}
+    stream_activity := null;
     {%- endif -%}
-    {{ return(changed) }}
-{% endmacro %}
+{%- endmacro %}
 
 
-{#- Bring the state of `stream` to the fingerprints found by keyed_incremental__find_changes. -#}
-{% macro keyed_incremental__update_state(stream) %}
-    {%- call statement('update_state_' ~ stream.name) -%}
-        delete from {{ stream.state }} as previous
-        using (
-            select distinct {{ keyed_incremental__column_list(stream.key_columns) }}
-            from {{ stream.changes }}
-            where old_fingerprint is not null
-        ) as changes
-        where
-            {%- for key in stream.key_columns %}
-            {{ 'and ' if not loop.first }}previous.{{ adapter.quote(key) }} = changes.{{ adapter.quote(key) }}
-            {%- endfor %};
-        do $keyed_incremental_state$
-        begin
-            insert into {{ stream.state }} ({{ keyed_incremental__column_list(stream.key_columns) }}, fingerprint)
-            select {{ keyed_incremental__column_list(stream.key_columns) }}, new_fingerprint
-            from {{ stream.changes }}
-            where new_fingerprint is not null;
-        exception when unique_violation then
-            raise exception
-                'keyed_incremental_table: change stream {{ stream.name }} of {{ model.name }} holds more than one row for a key ({{ stream.key_columns | join(", ") }}) in {{ stream.relation.include(database=false) | replace("\"", "") }}: %',
-                sqlerrm
-                using errcode = 'unique_violation';
-        end
-        $keyed_incremental_state$;
-        {{ keyed_incremental__record_digest_sql(stream) }}
-    {%- endcall -%}
-{% endmacro %}
+{#- PL/pgSQL: keep `stream_activity` in the comment of the state of `stream`. -#}
+{% macro keyed_incremental__record_activity_plpgsql(stream) -%}
+    {%- set state_name = safe_mv__quote_literal(stream.state.include(database=false)) -%}
+    execute format(
+        'comment on table %s is %L',
+        {{ state_name }},
+        regexp_replace(
+            coalesce(obj_description({{ state_name }}::regclass, 'pg_class'), ''),
+            '\s*\[value_view:stream_activity=[^]]*\]', ''
+        ) || ' [value_view:stream_activity=' || stream_activity || ']'
+    );
+{%- endmacro %}

@@ -106,13 +106,6 @@
             ~ ', which is not a column of unique_key ' ~ unique_key | tojson
         ) -%}
     {%- endfor -%}
-    {%- set procedure_name = relation.identifier ~ '__refresh' -%}
-    {%- if procedure_name | length > 63 -%}
-        {%- do exceptions.raise_compiler_error(
-            'maintained_table ' ~ model.name ~ ': the refresh procedure name ' ~ procedure_name
-            ~ ' is longer than 63 characters (PostgreSQL would cut it); shorten the relation name'
-        ) -%}
-    {%- endif -%}
     {%- set settings = safe_mv__settings(index_specs) -%}
     {%- do settings.update({
         'label': 'maintained_table',
@@ -120,7 +113,7 @@
         'nullable_key': nullable_key,
         'streams': [],
         'state_schema': state_schema,
-        'procedure': adapter.quote(state_schema) ~ '.' ~ adapter.quote(procedure_name),
+        'procedure': keyed_incremental__procedure(relation, 'maintained_table'),
     }) -%}
     {{ return(settings) }}
 {% endmacro %}

@@ -11,8 +11,9 @@ session publishes its counts within about ten seconds of its commit (at once whe
 marker is a digest of those figures: equal markers mean no table was written since. A refresh
 never blocks readers and is recorded in the refresh log like dbt's refreshes: for a materialized
 view ``REFRESH MATERIALIZED VIEW CONCURRENTLY``; for a ``maintained_table`` (a table merged on its
-key, macros/materializations/maintained_table.sql) the refresh procedure dbt wrote beside it,
-``<schema>_meta.<relation>__refresh()``.
+key, macros/materializations/maintained_table.sql) or a ``keyed_incremental_table`` (its changed
+keys rewritten, macros/materializations/keyed_incremental_table_refresh.sql) the refresh procedure
+dbt wrote beside it, ``<schema>_meta.<relation>__refresh()``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ LOCK_TIMEOUT = "30s"
 # as much as the diff. dbt's refreshes use the same target
 # (macros/materializations/safe_materialized_view.sql, safe_mv__refresh_statistics_target).
 REFRESH_STATISTICS_TARGET = 1
+# The transaction setting a keyed_incremental_table's refresh procedure leaves its outcome in
+# (macros/materializations/keyed_incremental_table_refresh.sql).
+OUTCOME_SETTING = "value_view.keyed_incremental_outcome"
 
 
 class MaintainedError(RuntimeError):
@@ -147,6 +151,8 @@ def change_marker(settings: ConnectionSettings, tables: Sequence[tuple[str, str]
 class Refreshed:
     relation: str
     seconds: float
+    # What a keyed_incremental_table's refresh procedure did (None for the others).
+    outcome: str | None = None
 
 
 def refresh(settings: ConnectionSettings, relations: Iterable[Maintained]) -> list[Refreshed]:
@@ -157,23 +163,21 @@ def refresh(settings: ConnectionSettings, relations: Iterable[Maintained]) -> li
 
 
 def refresh_procedure(schema: str, relation: str) -> sql.Composed:
-    """The procedure that merges a ``maintained_table`` with its query (written by dbt)."""
+    """The procedure that refreshes a ``maintained_table`` (merged with its query) or a
+    ``keyed_incremental_table`` (its changed keys rewritten), written by dbt."""
     return sql.SQL("{}()").format(sql.Identifier(f"{schema}_meta", f"{relation}__refresh"))
 
 
 def refresh_relation(conn: psycopg.Connection, schema: str, relation: str) -> None:
     """Refresh one maintained relation in the caller's transaction without blocking its readers:
     a materialized view concurrently, a ``maintained_table`` by its refresh procedure."""
-    name = sql.Identifier(schema, relation)
-    kind = conn.execute(
-        "select relkind::text from pg_class where oid = to_regclass(%s)", (name.as_string(conn),)
-    ).fetchone()
+    kind = relation_kind(conn, schema, relation)
     if kind is None:
         raise MaintainedError(
             f"{schema}.{relation} does not exist: build it first (value-view dbt run)"
         )
-    if kind[0] == "m":
-        refresh_concurrently(conn, name)
+    if kind == "m":
+        refresh_concurrently(conn, sql.Identifier(schema, relation))
         return
     procedure = refresh_procedure(schema, relation)
     found = conn.execute("select to_regprocedure(%s)", (procedure.as_string(conn),)).fetchone()[0]
@@ -197,21 +201,49 @@ def refresh_concurrently(conn: psycopg.Connection, name: sql.Composable) -> None
     conn.execute("set local default_statistics_target to default")
 
 
+def relation_kind(conn: psycopg.Connection, schema: str, relation: str) -> str | None:
+    """``pg_class.relkind`` of ``schema.relation`` (``m``, ``r``, ...), None when missing."""
+    row = conn.execute(
+        "select relkind::text from pg_class where oid = to_regclass(%s)",
+        (sql.Identifier(schema, relation).as_string(conn),),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def refresh_in_place(
     settings: ConnectionSettings, relations: Iterable[tuple[str, str]]
 ) -> list[Refreshed]:
     """Refresh each ``(schema, relation)`` without blocking its readers (``refresh_relation``),
-    recorded in the refresh log in the same transaction (as dbt's refreshes are)."""
+    recorded in the refresh log in the same transaction (as dbt's refreshes are).
+
+    A table's refresh procedure runs as dbt runs it: in a REPEATABLE READ transaction that locks
+    the table (EXCLUSIVE: readers go on) before its first query, so every statement of the
+    procedure reads the sources as they were once the lock was granted.
+    """
     done = []
     with connect(settings, autocommit=True) as conn:
         for schema, relation in relations:
             qualified = f"{schema}.{relation}"
+            table = relation_kind(conn, schema, relation) == "r"
             started = time.perf_counter()
+            outcome = None
             with conn.transaction():
+                if table:
+                    conn.execute("set transaction isolation level repeatable read")
                 conn.execute(
                     sql.SQL("set local lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT))
                 )
+                if table:
+                    conn.execute(
+                        sql.SQL("lock table {} in exclusive mode").format(
+                            sql.Identifier(schema, relation)
+                        )
+                    )
                 refresh_relation(conn, schema, relation)
+                if table:
+                    outcome = conn.execute(
+                        "select nullif(current_setting(%s, true), '')", (OUTCOME_SETTING,)
+                    ).fetchone()[0]
                 log = conn.execute(
                     "select to_regclass(format('%%I.refresh_log', %s::text))",
                     (REFRESH_LOG_SCHEMA,),
@@ -225,5 +257,5 @@ def refresh_in_place(
                         ).format(sql.Identifier(REFRESH_LOG_SCHEMA, "refresh_log")),
                         (schema, relation),
                     )
-            done.append(Refreshed(qualified, time.perf_counter() - started))
+            done.append(Refreshed(qualified, time.perf_counter() - started, outcome))
     return done

@@ -23,6 +23,8 @@ def incremental_table(report: Mapping[str, Any]) -> str:
             fmt.pct(row["changed_over_full"]),
             fmt.secs((row.get("as_view") or {}).get("concurrent_s")),
             fmt.pct(row.get("changed_over_view_refresh")),
+            f"{fmt.secs(row.get('changed_dbt_s'))}"
+            f" ({fmt.pct(row.get('changed_dbt_over_view_refresh'))})",
             f"<= {row['goal']:.0%}",
             fmt.yes(row["met"]),
         ]
@@ -40,13 +42,16 @@ def incremental_table(report: Mapping[str, Any]) -> str:
             "after change / full",
             "its query as a view, refreshed concurrently",
             "after change / concurrent refresh",
+            "after change through dbt (/ concurrent)",
             "target",
             "met",
         ],
         rows,
         title="2b. Incremental marts: a refresh after a small change to their inputs against a"
-        " full rebuild (dbt's execution time of the node; median of"
-        f" {report['incremental']['marts'][0]['changed_runs'] if rows else 0} refreshes)",
+        " full rebuild and against their query refreshed concurrently as a materialized view"
+        " (the refresh procedure's transaction, median of"
+        f" {report['incremental']['marts'][0]['changed_runs'] if rows else 0} refreshes; through"
+        " dbt: the node's execution time, median of 2; full rebuild: dbt --full-refresh)",
     )
 
 

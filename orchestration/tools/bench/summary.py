@@ -73,7 +73,9 @@ def summary_rows(report: Mapping[str, Any]) -> list[list[str]]:
                 f"{fmt.pct(row.get('changed_over_view_refresh'))} of it",
                 f"<= {row['goal']:.0%} of a full concurrent refresh",
                 fmt.yes(row["met"]),
-                f"{row['changed_source_rows']:,} source rows changed; nothing changed:"
+                f"{row['changed_source_rows']:,} source rows changed; through dbt"
+                f" {fmt.secs(row.get('changed_dbt_s'))}"
+                f" ({fmt.pct(row.get('changed_dbt_over_view_refresh'))}); nothing changed:"
                 f" {fmt.secs(row['unchanged_s'])}; full rebuild {fmt.secs(row['full_s'])}"
                 f" ({fmt.pct(row['changed_over_full'])})",
             ]
