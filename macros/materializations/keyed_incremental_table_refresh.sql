@@ -143,7 +143,7 @@
             if stream_activity is distinct from kept_activity then
                 -- Written since the last refresh (as far as the statistics tell): the digest
                 -- would differ; straight to the comparison.
-                {{ keyed_incremental__record_activity_plpgsql(stream) | indent(16) }}
+                {{ keyed_incremental__state_marker_plpgsql(stream, 'stream_activity') | indent(16) }}
                 compared_at_once := compared_at_once + 1;
             elsif kept_digest is not null then
                 select count(*) || ':' || coalesce(sum(current_rows.fingerprint), 0)

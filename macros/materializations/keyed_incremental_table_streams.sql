@@ -489,7 +489,7 @@
                 stream_activity text;
             begin
                 {{ keyed_incremental__stream_activity_plpgsql(stream_tables[stream.name]) }}
-                {{ keyed_incremental__record_activity_plpgsql(stream) }}
+                {{ keyed_incremental__state_marker_plpgsql(stream, 'stream_activity') }}
             end
             $keyed_incremental_activity$
         {%- endcall -%}
@@ -509,15 +509,24 @@
     text variable `stream_digest`.
 -#}
 {% macro keyed_incremental__record_digest_plpgsql(stream) -%}
-    {%- set state_name = safe_mv__quote_literal(stream.state.include(database=false)) -%}
     select count(*) || ':' || coalesce(sum(fingerprint), 0) into stream_digest from {{ stream.state }};
+    {{ keyed_incremental__state_marker_plpgsql(stream, 'stream_digest') }}
+{%- endmacro %}
+
+
+{#-
+    PL/pgSQL: keep the text variable `name` in the comment of the state table of `stream`, as
+    the marker `[value_view:<name>=<value>]` in place of the one it kept.
+-#}
+{% macro keyed_incremental__state_marker_plpgsql(stream, name) -%}
+    {%- set state_name = safe_mv__quote_literal(stream.state.include(database=false)) -%}
     execute format(
         'comment on table %s is %L',
         {{ state_name }},
         regexp_replace(
             coalesce(obj_description({{ state_name }}::regclass, 'pg_class'), ''),
-            '\s*\[value_view:stream_digest=[^]]*\]', ''
-        ) || ' [value_view:stream_digest=' || stream_digest || ']'
+            '\s*\[value_view:{{ name }}=[^]]*\]', ''
+        ) || ' [value_view:{{ name }}=' || {{ name }} || ']'
     );
 {%- endmacro %}
 
@@ -658,18 +667,4 @@
     {%- else -%}
     stream_activity := null;
     {%- endif -%}
-{%- endmacro %}
-
-
-{#- PL/pgSQL: keep `stream_activity` in the comment of the state of `stream`. -#}
-{% macro keyed_incremental__record_activity_plpgsql(stream) -%}
-    {%- set state_name = safe_mv__quote_literal(stream.state.include(database=false)) -%}
-    execute format(
-        'comment on table %s is %L',
-        {{ state_name }},
-        regexp_replace(
-            coalesce(obj_description({{ state_name }}::regclass, 'pg_class'), ''),
-            '\s*\[value_view:stream_activity=[^]]*\]', ''
-        ) || ' [value_view:stream_activity=' || stream_activity || ']'
-    );
 {%- endmacro %}
