@@ -192,15 +192,41 @@ def viewer_browser(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> It
     tenant = stack.done.tenants[0]
     browser = Browser(tmp_path_factory.mktemp("bi_chromium"))
     try:
-        browser.open(f"{stack.url}/login/")
-        browser.wait_for("document.querySelector('[data-test=\"login-button\"]') !== null")
-        browser.type_into("#username", tenant.viewer)
-        browser.type_into("#password", stack.password(tenant.viewer))
-        browser.evaluate("document.querySelector('[data-test=\"login-button\"]').click()")
-        browser.wait_for("!location.pathname.startsWith('/login')")
+        _log_in(browser, stack.url, tenant.viewer, stack.password(tenant.viewer))
         yield browser
     finally:
         browser.close()
+
+
+LOGIN_BUTTON = "document.querySelector('[data-test=\"login-button\"]')"
+
+
+def _log_in(browser: Browser, url: str, username: str, password: str, attempts: int = 3) -> None:
+    """Through the login form, as a person would. A loaded machine can render the form again
+    after the first keystrokes (the typed text is gone, the click submits an empty form): each
+    attempt checks what the fields hold before it clicks, and starts over on a fresh page when
+    the login does not leave /login within a minute."""
+    seen = []
+    for _ in range(attempts):
+        browser.open(f"{url}/login/")
+        if not browser.evaluate("location.pathname.startsWith('/login')"):
+            return  # the last attempt's login went through after its minute
+        browser.wait_for(f"{LOGIN_BUTTON} !== null")
+        for selector, text in (("#username", username), ("#password", password)):
+            browser.type_into(selector, text)
+        typed = browser.evaluate(
+            "[document.querySelector('#username').value, document.querySelector('#password').value]"
+        )
+        if typed != [username, password]:
+            seen.append("the form lost what was typed")
+            continue
+        browser.evaluate(f"{LOGIN_BUTTON}.click()")
+        try:
+            browser.wait_for("!location.pathname.startsWith('/login')", timeout=60)
+            return
+        except AssertionError:
+            seen.append(browser.evaluate("document.body.innerText.slice(0, 300)"))
+    pytest.fail(f"{username} could not log in through the form in {attempts} attempts: {seen}")
 
 
 def test_the_viewer_sees_every_chart_drawn_with_its_tenants_figures(
