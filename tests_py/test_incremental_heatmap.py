@@ -22,6 +22,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,13 @@ class Heatmap:
         found = OUTCOME.search(run.stdout)
         assert found, run.stdout[-3000:]
         return found.group(1)
+
+    def call(self) -> str:
+        """Refresh it by its refresh procedure without dbt (as Dagster does); the outcome. A dbt
+        run would first put back any capture trigger a test disabled."""
+        (done,) = maintained.refresh_in_place(self.settings, [(SCHEMA, HEATMAP)])
+        assert done.outcome
+        return done.outcome
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with database.connect(self.settings, autocommit=True) as conn:
@@ -341,6 +349,34 @@ def change_scores(heatmap: Heatmap, rows: int, *, counted: bool = True) -> set[t
     return set(changed)
 
 
+def capture_triggers(heatmap: Heatmap) -> list[tuple[str, str]]:
+    """The change capture's triggers on the source tables: (table, trigger)."""
+    return heatmap.query(
+        "select tgrelid::regclass::text, tgname::text from pg_trigger"
+        " where not tgisinternal and starts_with(tgname, 'vv_capture_') order by 1, 2"
+    )
+
+
+@contextmanager
+def capture_disabled(heatmap: Heatmap) -> Iterator[None]:
+    """Every capture trigger disabled (as an operator could), then enabled ALWAYS again."""
+    triggers = capture_triggers(heatmap)
+    assert triggers
+    with database.connect(heatmap.settings, autocommit=True) as conn:
+        for table, name in triggers:
+            conn.execute(f'alter table {table} disable trigger "{name}"')
+        try:
+            yield
+        finally:
+            for table, name in triggers:
+                conn.execute(f'alter table {table} enable always trigger "{name}"')
+
+
+def logged(heatmap: Heatmap, stream: str) -> int:
+    """Rows in the capture log of `stream`."""
+    return heatmap.query(f"select count(*) from {STATE_SCHEMA}.{HEATMAP}__{stream}__log")[0][0]
+
+
 # --------------------------------------------------------------------------------------
 # Readers and the lock monitor
 # --------------------------------------------------------------------------------------
@@ -472,7 +508,15 @@ def test_the_heatmap_is_a_table_with_its_indexes_state_and_dependent_views(heatm
         " and relkind = 'r' and starts_with(relname, %s) order by 1",
         (STATE_SCHEMA, f"{HEATMAP}__"),
     )
-    assert len(states) == 7
+    assert len([state for (state,) in states if not state.endswith("__log")]) == 7
+    # and the capture log of each stream, with a trigger on every table under it
+    assert len([state for (state,) in states if state.endswith("__log")]) == 7
+    assert {table for table, _ in capture_triggers(heatmap)} >= {
+        "vital.jtbd_odi_scores",
+        "vital.jtbd_roles",
+        "vital.personas",
+        "value_view_quarantine.quarantine_jtbd_odi_scores",
+    }
     dependents = {
         row[0]
         for row in heatmap.query(
@@ -524,42 +568,56 @@ def sql_literal(text: str) -> str:
 def test_unchanged_streams_are_told_by_their_digest_which_is_never_trusted_blindly(
     heatmap: Heatmap,
 ):
+    """Without the change capture (its triggers disabled), the streams' digests."""
+    with capture_disabled(heatmap):
+        heatmap.call()  # the statistics kept while the capture told the changes: updated
+        unchanged_streams_are_told_by_their_digest(heatmap)
+
+
+def unchanged_streams_are_told_by_their_digest(heatmap: Heatmap) -> None:
     checked = r"\(checked in [0-9.]+s, {} unchanged by their digest\)"
-    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.refresh())
+    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.call())
     # Updated scores keep the stream's row count: only the fingerprints' sum tells them (the
     # update is written with the statistics off, so the digest is computed).
     change_scores(heatmap, 5, counted=False)
-    outcome = heatmap.refresh()
+    outcome = heatmap.call()
     assert re.match(
         r"updated incrementally: changed keys odi_scores 5 " + checked.format(6), outcome
     ), outcome
-    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.refresh())
+    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.call())
 
     # A digest that does not describe the stream, or none (a state kept before digests were):
     # the stream is compared with its state row by row, and its state's digest kept anew.
     state_digest(heatmap, "jobs", "1:0")
     state_digest(heatmap, "job_roles", None)
     changed = change_scores(heatmap, 3, counted=False)
-    outcome = heatmap.refresh()
+    outcome = heatmap.call()
     assert re.match(
         r"updated incrementally: changed keys odi_scores 3 " + checked.format(4), outcome
     ), outcome
-    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.refresh())
+    assert re.match(r"unchanged: no change in 7 streams " + checked.format(7), heatmap.call())
     assert len(changed) == 3
     assert heatmap.differences() == (0, 0)
 
 
 @pytest.mark.slow
 def test_the_statistics_choose_the_order_and_never_stand_for_unchanged(heatmap: Heatmap):
-    """A stream whose tables PostgreSQL counts writes to since the last refresh is compared with
-    its state at once (its digest would differ); one with equal counts is still checked by its
-    digest, which catches a write the statistics have not counted."""
+    """Without the change capture: a stream whose tables PostgreSQL counts writes to since the
+    last refresh is compared with its state at once (its digest would differ); one with equal
+    counts is still checked by its digest, which catches a write the statistics have not
+    counted."""
+    with capture_disabled(heatmap):
+        heatmap.call()
+        statistics_choose_the_order(heatmap)
+
+
+def statistics_choose_the_order(heatmap: Heatmap) -> None:
     at_once = (
         r"\(checked in [0-9.]+s, 6 unchanged by their digest, 1 written since"
         r" \(compared at once\)\)"
     )
     changed = change_scores(heatmap, 6)
-    outcome = heatmap.refresh()
+    outcome = heatmap.call()
     assert re.match(r"updated incrementally: changed keys odi_scores 6 " + at_once, outcome), (
         outcome
     )
@@ -575,17 +633,111 @@ def test_the_statistics_choose_the_order_and_never_stand_for_unchanged(heatmap: 
         )
     while update_counts(heatmap) < before + len(changed):
         time.sleep(0.05)
-    outcome = heatmap.refresh()
+    outcome = heatmap.call()
     assert re.match(r"unchanged: no change in 7 streams " + at_once, outcome), outcome
 
     # An uncounted write: the counts are as kept, and the digest finds it.
     change_scores(heatmap, 4, counted=False)
-    outcome = heatmap.refresh()
+    outcome = heatmap.call()
     assert re.match(
         r"updated incrementally: changed keys odi_scores 4 \(checked in [0-9.]+s, 6 unchanged"
         r" by their digest\)",
         outcome,
     ), outcome
+    assert heatmap.differences() == (0, 0)
+
+
+@pytest.mark.slow
+def test_the_capture_logs_tell_what_changed_and_no_stream_is_read_for_nothing(heatmap: Heatmap):
+    """With change_capture, triggers on the tables under each stream log the keys written (the
+    ODI scores, the role-job links, the AI suitability) or one whole-stream row (the others): a
+    refresh reads no stream when nothing was logged, compares only the keys logged, and the
+    whole stream after a write to a table without its keys. The triggers fire without the
+    statistics and in a session that replicates (session_replication_role = replica)."""
+    heatmap.refresh()  # the capture's epochs after the tests that disabled it
+    by_log = r"\(checked in [0-9.]+s, 7 unchanged by their capture log\)"
+    assert re.match(r"unchanged: no change in 7 streams " + by_log, heatmap.refresh())
+    keys = (
+        r"\(checked in [0-9.]+s, 6 unchanged by their capture log,"
+        r" 1 compared on the keys captured\)"
+    )
+
+    change_scores(heatmap, 8, counted=False)
+    assert logged(heatmap, "odi_scores") == 8
+    outcome = heatmap.refresh()
+    assert re.match(r"updated incrementally: changed keys odi_scores 8 " + keys, outcome), outcome
+    assert logged(heatmap, "odi_scores") == 0
+    assert heatmap.differences() == (0, 0)
+
+    with database.connect(heatmap.settings) as conn, conn.transaction():
+        conn.execute("set local session_replication_role = replica")
+        conn.execute(
+            "update vital.jtbd_odi_scores set satisfaction_score = 10 - satisfaction_score"
+            f" where (persona_id, jtbd_id) in (select persona_id, jtbd_id from {SCHEMA}.{HEATMAP}"
+            " where satisfaction_score is not null and satisfaction_score <> 5"
+            " order by persona_id, jtbd_id limit 3)"
+        )
+    outcome = heatmap.refresh()
+    assert re.match(r"updated incrementally: changed keys odi_scores 3 " + keys, outcome), outcome
+    assert heatmap.differences() == (0, 0)
+
+    # A job renamed: vital.jtbd carries no `jtbd_id`, so its writes have the streams it is
+    # under compared whole (the jobs, the pillars and the value drivers).
+    with database.connect(heatmap.settings) as conn, conn.transaction():
+        conn.execute(
+            "update vital.jtbd set name = name || ' (renamed)' where id ="
+            f" (select jtbd_id from {SCHEMA}.{HEATMAP} order by jtbd_id limit 1)"
+        )
+    outcome = heatmap.refresh()
+    assert re.match(
+        r"updated incrementally: changed keys jobs 1 \(checked in [0-9.]+s, 4 unchanged by their"
+        r" capture log, 3 compared whole \(captured\)\)",
+        outcome,
+    ), outcome
+    assert heatmap.differences() == (0, 0)
+    assert re.match(r"unchanged: no change in 7 streams " + by_log, heatmap.refresh())
+
+
+@pytest.mark.slow
+def test_a_write_behind_a_disabled_capture_trigger_is_not_missed(heatmap: Heatmap):
+    """A capture trigger disabled by hand: the streams are refreshed through their digests.
+    Enabled again, a trigger has another catalog version (epoch) than the one the last refresh
+    recorded, so its log is not trusted for what it missed: the stream is compared whole once.
+    Without that, the scores written while it was off would stay stale."""
+    heatmap.refresh()
+    with capture_disabled(heatmap):
+        change_scores(heatmap, 4, counted=False)
+        outcome = heatmap.call()
+        assert outcome.startswith("updated incrementally: changed keys odi_scores 4 "), outcome
+        assert "capture" not in outcome, outcome
+        change_scores(heatmap, 5, counted=False)
+    assert logged(heatmap, "odi_scores") == 0
+    outcome = heatmap.call()
+    assert re.match(
+        r"updated incrementally: changed keys odi_scores 5 \(checked in [0-9.]+s, 7 compared"
+        r" whole \(captured\)\)",
+        outcome,
+    ), outcome
+    assert heatmap.differences() == (0, 0)
+    assert heatmap.call().startswith("unchanged: no change in 7 streams")
+
+    # dbt's run puts back a trigger disabled by hand (the model asks for the capture), and the
+    # stream it belongs to is compared whole once.
+    table, name = next(t for t in capture_triggers(heatmap) if t[0] == "vital.jtbd_odi_scores")
+    with database.connect(heatmap.settings, autocommit=True) as conn:
+        conn.execute(f'alter table {table} disable trigger "{name}"')
+    changed = change_scores(heatmap, 2, counted=False)
+    outcome = heatmap.refresh()
+    assert re.match(
+        r"updated incrementally: changed keys odi_scores 2 \(checked in [0-9.]+s, 6 unchanged by"
+        r" their capture log, 1 compared whole \(captured\)\)",
+        outcome,
+    ), outcome
+    assert heatmap.query(
+        "select tgenabled::text from pg_trigger where tgrelid = %s::regclass and tgname = %s",
+        (table, name),
+    ) == [("A",)]
+    assert len(changed) == 2
     assert heatmap.differences() == (0, 0)
 
 

@@ -21,8 +21,11 @@
       and its state are built aside and the table is swapped in as safe_materialized_view does,
       re-pointing dependent views; the refresh procedure is written for the new definition.
 
+    With `change_capture: true`, triggers on the tables under each stream log what was written
+    (keyed_incremental_table_capture.sql), and a refresh reads that log instead of its streams.
+
     Config keys: unique_key, change_streams, indexes, analyze, swap_lock_timeout, swap_attempts,
-    key_filter_limit, refresh_parallel_workers, grants, persist_docs, contract (see
+    key_filter_limit, refresh_parallel_workers, change_capture, grants, persist_docs, contract (see
     _materializations__macros.yml and docs/materialized_views.md).
 -#}
 {% materialization keyed_incremental_table, adapter='postgres' %}
@@ -37,6 +40,10 @@
     {%- set grant_config = config.get('grants') -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
+
+    {#- The change capture's triggers, committed before the run's snapshot (or, without
+        `change_capture`, removed when an earlier definition left them). -#}
+    {%- do keyed_incremental__install_capture(target_relation, settings) -%}
 
     {#- One transaction from here to `adapter.commit()`. -#}
     {%- do keyed_incremental__begin(cached_relation, target_relation) -%}

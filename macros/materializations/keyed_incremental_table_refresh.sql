@@ -76,6 +76,8 @@
     {%- endif -%}
     {%- set column_names = columns | map(attribute='name') | list -%}
     {%- set stream_tables = keyed_incremental__stream_tables(settings) -%}
+    {%- set capture_plan = keyed_incremental__capture_plan(target_relation, settings, stream_tables) if settings.capture else {} -%}
+    {%- set stream_key_types = keyed_incremental__stream_key_types(settings) if settings.capture else {} -%}
     {%- set types = {} -%}
     {%- for column in columns -%}
         {%- do types.update({column.name: column.data_type}) -%}
@@ -105,6 +107,14 @@
             counts text[] := '{}';
             unchanged_by_digest integer := 0;
             compared_at_once integer := 0;
+            unchanged_by_capture integer := 0;
+            compared_by_key integer := 0;
+            compared_whole integer := 0;
+            captured boolean;
+            logged bigint;
+            logged_whole boolean;
+            capture_epoch text;
+            compare text;
             checked text;
             key_filters text;
             distinct_values bigint;
@@ -130,55 +140,139 @@
 
             -- change stream {{ stream.name }}: its keys whose rows changed since the last refresh
             {{ keyed_incremental__require_marker_sql(state_literal, marker, stream.state.include(database=false)) }}
-            kept_digest := substring(
-                obj_description({{ state_literal }}::regclass, 'pg_class')
-                from {{ safe_mv__quote_literal(keyed_incremental__digest_pattern()) }}
-            );
-            kept_activity := substring(
-                obj_description({{ state_literal }}::regclass, 'pg_class')
-                from '\[value_view:stream_activity=([^]]*)\]'
-            );
-            {{ keyed_incremental__stream_activity_plpgsql(stream_tables[stream.name]) | indent(12) }}
-            stream_digest := null;
-            if stream_activity is distinct from kept_activity then
-                -- Written since the last refresh (as far as the statistics tell): the digest
-                -- would differ; straight to the comparison.
-                {{ keyed_incremental__state_marker_plpgsql(stream, 'stream_activity') | indent(16) }}
-                compared_at_once := compared_at_once + 1;
-            elsif kept_digest is not null then
-                select count(*) || ':' || coalesce(sum(current_rows.fingerprint), 0)
-                into stream_digest
-                from (
-                    {{ keyed_incremental__stream_rows_sql(stream) | indent(20) }}
-                ) as current_rows;
-            end if;
-            if stream_digest = kept_digest then
-                unchanged_by_digest := unchanged_by_digest + 1;
+            {%- if settings.capture %}
+            {{ keyed_incremental__capture_check_plpgsql(stream, capture_plan[stream.name]) | indent(12) }}
+            {%- else %}
+            captured := false;
+            {%- endif %}
+            compare := 'none';
+            if captured and logged = 0 then
+                unchanged_by_capture := unchanged_by_capture + 1;
+            elsif captured and not logged_whole then
+                compare := 'keys';
+            elsif captured then
+                -- A write outside the stream's keys (or a new capture): the whole stream.
+                compare := 'all';
+                compared_whole := compared_whole + 1;
             else
-                if to_regclass('pg_temp.{{ stream.changes }}') is not null then
-                    drop table pg_temp.{{ stream.changes }};
+                kept_digest := substring(
+                    obj_description({{ state_literal }}::regclass, 'pg_class')
+                    from {{ safe_mv__quote_literal(keyed_incremental__digest_pattern()) }}
+                );
+                kept_activity := substring(
+                    obj_description({{ state_literal }}::regclass, 'pg_class')
+                    from '\[value_view:stream_activity=([^]]*)\]'
+                );
+                {{ keyed_incremental__stream_activity_plpgsql(stream_tables[stream.name]) | indent(16) }}
+                stream_digest := null;
+                if stream_activity is distinct from kept_activity then
+                    -- Written since the last refresh (as far as the statistics tell): the digest
+                    -- would differ; straight to the comparison.
+                    {{ keyed_incremental__state_marker_plpgsql(stream, 'stream_activity') | indent(20) }}
+                    compared_at_once := compared_at_once + 1;
+                elsif kept_digest is not null then
+                    select count(*) || ':' || coalesce(sum(current_rows.fingerprint), 0)
+                    into stream_digest
+                    from (
+                        {{ keyed_incremental__stream_rows_sql(stream) | indent(24) }}
+                    ) as current_rows;
                 end if;
+                if stream_digest = kept_digest then
+                    unchanged_by_digest := unchanged_by_digest + 1;
+                else
+                    compare := 'all';
+                end if;
+            end if;
+            if to_regclass('pg_temp.{{ stream.changes }}') is not null then
+                drop table pg_temp.{{ stream.changes }};
+            end if;
+            {%- if settings.capture %}
+            if compare = 'keys' then
+                -- Only the keys the capture logged: the stream rows passing their filters
+                -- (pushed down to the stream's scans as literals), the state rows by its index.
+                if to_regclass('pg_temp.{{ stream.captured }}') is not null then
+                    drop table pg_temp.{{ stream.captured }};
+                end if;
+                create temporary table {{ stream.captured }} (
+                    {%- for key in stream.key_columns %}
+                    {{ adapter.quote(key) }} {{ stream_key_types[stream.name][key] }}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                ) on commit drop;
+                insert into {{ stream.captured }}
+                select distinct {{ keyed_incremental__column_list(stream.key_columns) }}
+                from {{ capture_plan[stream.name].log.include(database=false) }}
+                where
+                    not whole_stream
+                    {%- for key in stream.key_columns %}
+                    and {{ adapter.quote(key) }} is not null
+                    {%- endfor %};
+                get diagnostics distinct_values = row_count;
+                if distinct_values > {{ settings.box_limit }} then
+                    compare := 'all';
+                    compared_whole := compared_whole + 1;
+                else
+                    analyze {{ stream.captured }};
+                    key_filters := '';
+                    {%- if stream.key_columns | length > 1 %}
+                    -- Several key columns: the keys as one array of rows (tested through a hash
+                    -- table where a stream row has them all), else each column's values.
+                    if {{ keyed_incremental__hashable_sql(stream.captured) }} then
+                        select format('%L::pg_temp.{{ stream.captured }}[]', array_agg(captured_keys)::text)
+                        into key_literal
+                        from {{ stream.captured }} as captured_keys;
+                        key_filters := ' and row({{ keyed_incremental__column_list(stream.key_columns, 'stream_rows') }})::pg_temp.{{ stream.captured }} = any(' || key_literal || ')';
+                    end if;
+                    {%- endif %}
+                    if key_filters = '' then
+                        {%- for key in stream.key_columns %}
+                        select format('%L::%s[]', array_agg(distinct {{ adapter.quote(key) }})::text, {{ safe_mv__quote_literal(stream_key_types[stream.name][key]) }})
+                        into key_literal
+                        from {{ stream.captured }};
+                        key_filters := key_filters || ' and stream_rows.{{ adapter.quote(key) }} = any(' || key_literal || ')';
+                        {%- endfor %}
+                    end if;
+                    execute replace(
+                        {{ quote_tag }}create temporary table {{ stream.changes }} on commit drop as
+                        {{ keyed_incremental__changes_sql(stream, captured=stream.captured) | indent(24) }}{{ quote_tag }},
+                        '/* key filters */',
+                        key_filters
+                    );
+                    compared_by_key := compared_by_key + 1;
+                end if;
+            end if;
+            {%- endif %}
+            if compare = 'all' then
                 create temporary table {{ stream.changes }} on commit drop as
                 {{ keyed_incremental__changes_sql(stream) | indent(16) }};
-                get diagnostics changed = row_count;
+            end if;
+            if compare <> 'none' then
+                select count(*) into changed from {{ stream.changes }};
                 if changed > 0 then
                     analyze {{ stream.changes }};
                     changed_streams := changed_streams || {{ safe_mv__quote_literal(stream.name) }}::text;
                     counts := counts || ({{ safe_mv__quote_literal(stream.name ~ ' ') }} || changed);
-                else
+                elsif not captured then
                     -- No change, yet no digest or another one: the state's own digest from now on.
                     {{ keyed_incremental__record_digest_plpgsql(stream) | indent(20) }}
                 end if;
             end if;
+            {%- if settings.capture %}
+            if captured then
+                -- Every log row this snapshot sees is accounted for (rows of writes committed
+                -- after it stay for the next refresh).
+                delete from {{ capture_plan[stream.name].log.include(database=false) }};
+            end if;
+            {%- endif %}
             {%- endfor %}
 
             checked := 'checked in ' || {{ keyed_incremental__seconds_sql('started_at') }} || 's, '
-                || unchanged_by_digest || ' unchanged by their digest'
-                || case
-                    when compared_at_once > 0
-                        then ', ' || compared_at_once || ' written since (compared at once)'
-                    else ''
-                end;
+                || array_to_string(array_remove(array[
+                    case when unchanged_by_capture > 0 then unchanged_by_capture || ' unchanged by their capture log' end,
+                    case when compared_by_key > 0 then compared_by_key || ' compared on the keys captured' end,
+                    case when compared_whole > 0 then compared_whole || ' compared whole (captured)' end,
+                    case when unchanged_by_digest > 0 or not {{ 'true' if settings.capture else 'false' }} then unchanged_by_digest || ' unchanged by their digest' end,
+                    case when compared_at_once > 0 then compared_at_once || ' written since (compared at once)' end
+                ], null), ', ');
             if cardinality(changed_streams) = 0 then
                 perform set_config(
                     '{{ keyed_incremental__outcome_setting() }}',
@@ -209,6 +303,29 @@
                     key_filters := key_filters || 'model_rows.{{ adapter.quote(key) }} = any(' || key_literal || ') and ';
                 end if;
                 {%- endfor %}
+                {%- if stream.key_columns | length > 1 %}
+                -- The changed keys themselves, as one array of rows: PostgreSQL tests it (hashed)
+                -- where the join first holds every key column, so the pairs of the changed values
+                -- that did not change themselves are dropped before the rest of the model's joins.
+                if to_regclass('pg_temp.{{ stream.key_rows }}') is not null then
+                    drop table pg_temp.{{ stream.key_rows }};
+                end if;
+                create temporary table {{ stream.key_rows }} (
+                    {%- for key in stream.key_columns %}
+                    {{ adapter.quote(key) }} {{ types[key] }}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                ) on commit drop;
+                insert into {{ stream.key_rows }}
+                select distinct {{ keyed_incremental__column_list(stream.key_columns) }}
+                from {{ stream.changes }};
+                get diagnostics distinct_values = row_count;
+                if distinct_values <= {{ settings.box_limit }} and {{ keyed_incremental__hashable_sql(stream.key_rows) }} then
+                    select format('%L::pg_temp.{{ stream.key_rows }}[]', array_agg(changed_keys)::text)
+                    into key_literal
+                    from {{ stream.key_rows }} as changed_keys;
+                    key_filters := key_filters || 'row({{ keyed_incremental__column_list(stream.key_columns, 'model_rows') }})::pg_temp.{{ stream.key_rows }} = any(' || key_literal || ') and ';
+                end if;
+                {%- endif %}
                 execute {{ quote_tag }}
                     insert into keyed_incremental__rows ({{ keyed_incremental__column_list(column_names) }})
                     select {{ keyed_incremental__column_list(column_names, 'model_rows') }}
@@ -306,3 +423,29 @@
     {%- endset -%}
     {{ return(run_query(query).rows[0]['outcome']) }}
 {% endmacro %}
+
+
+{#-
+    SQL: whether every column of the temporary table `name` has a type PostgreSQL can hash, so
+    that it tests `row(...) = any(<array of its rows>)` through a hash table (an array searched
+    row by row would cost more than the filter saves).
+-#}
+{% macro keyed_incremental__hashable_sql(name) -%}
+    not exists (
+        select
+        from pg_catalog.pg_attribute as attributes
+        where
+            attributes.attrelid = 'pg_temp.{{ name }}'::regclass
+            and attributes.attnum > 0
+            and not exists (
+                select
+                from pg_catalog.pg_opclass as classes
+                inner join pg_catalog.pg_am as methods
+                    on classes.opcmethod = methods.oid
+                where
+                    methods.amname = 'hash'
+                    and classes.opcdefault
+                    and classes.opcintype = attributes.atttypid
+            )
+    )
+{%- endmacro %}

@@ -117,10 +117,13 @@
             'relation': stream_relation,
             'key_columns': keys,
             'columns': keyed_incremental__names(raw.get('columns')) if raw.get('columns') is not none else none,
+            'key_tables': keyed_incremental__names(raw.get('key_tables')),
             'state': api.Relation.create(
                 database=relation.database, schema=state_schema, identifier=state_identifier, type='table'
             ),
             'changes': 'keyed_incremental__changes_' ~ name,
+            'key_rows': 'keyed_incremental__keys_' ~ name,
+            'captured': 'keyed_incremental__captured_' ~ name,
         }) -%}
     {%- endfor -%}
     {%- if not streams -%}
@@ -136,9 +139,24 @@
         'state_schema': state_schema,
         'box_limit': config.get('key_filter_limit', 20000) | int,
         'parallel_workers': config.get('refresh_parallel_workers', 0) | int,
+        'capture': config.get('change_capture', false) is true,
     }) -%}
     {{ return(settings) }}
 {% endmacro %}
+
+
+{#-
+    A VALUES list of each stream's name and relation (`of`: 'relation', the stream's own, or
+    'state', its state table), as `names (stream_name, relation_name)`.
+-#}
+{% macro keyed_incremental__stream_names_sql(settings, of) -%}
+    (
+        values
+        {%- for stream in settings.streams %}
+            ({{ safe_mv__quote_literal(stream.name) }}, {{ safe_mv__quote_literal(stream[of].include(database=false)) }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as names (stream_name, relation_name)
+{%- endmacro %}
 
 
 {#- The grain (`unique_key`), which must be declared as a unique btree index in `indexes`. -#}
@@ -196,12 +214,7 @@
             select
                 names.stream_name,
                 to_regclass(names.relation_name)::oid as stream_oid
-            from (
-                values
-                {%- for stream in settings.streams %}
-                    ({{ safe_mv__quote_literal(stream.name) }}, {{ safe_mv__quote_literal(stream.relation.include(database=false)) }}){{ ',' if not loop.last }}
-                {%- endfor %}
-            ) as names (stream_name, relation_name)
+            from {{ keyed_incremental__stream_names_sql(settings, 'relation') }}
 
         ),
 
@@ -421,12 +434,7 @@
         select
             names.stream_name,
             coalesce(obj_description(to_regclass(names.relation_name), 'pg_class'), '') as state_comment
-        from (
-            values
-            {%- for stream in settings.streams %}
-                ({{ safe_mv__quote_literal(stream.name) }}, {{ safe_mv__quote_literal(stream.state.include(database=false)) }}){{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as names (stream_name, relation_name)
+        from {{ keyed_incremental__stream_names_sql(settings, 'state') }}
     {%- endset -%}
     {%- set marker = safe_mv__fingerprint_marker(fingerprint) -%}
     {%- set stale = [] -%}
@@ -443,6 +451,21 @@
 {% endmacro %}
 
 
+{#- A DO block that creates the state schema when it is missing, readable by nobody but dbt's role. -#}
+{% macro keyed_incremental__state_schema_sql(settings) -%}
+    do $keyed_incremental_schema$
+    begin
+        if to_regnamespace({{ safe_mv__quote_literal(adapter.quote(settings.state_schema)) }}) is null then
+            create schema {{ adapter.quote(settings.state_schema) }};
+            revoke all on schema {{ adapter.quote(settings.state_schema) }} from public;
+        end if;
+    exception when duplicate_schema or unique_violation then
+        null;  -- created by a concurrent run
+    end
+    $keyed_incremental_schema$
+{%- endmacro %}
+
+
 {#-
     (Re)create every state table from the streams as they are now (in the transaction that builds
     the table, so both describe the same snapshot of the sources), with a unique index on the
@@ -450,18 +473,10 @@
 -#}
 {% macro keyed_incremental__build_states(relation, settings, fingerprint) %}
     {%- call statement('state_schema') -%}
-        do $keyed_incremental_schema$
-        begin
-            if to_regnamespace({{ safe_mv__quote_literal(adapter.quote(settings.state_schema)) }}) is null then
-                create schema {{ adapter.quote(settings.state_schema) }};
-                revoke all on schema {{ adapter.quote(settings.state_schema) }} from public;
-            end if;
-        exception when duplicate_schema or unique_violation then
-            null;  -- created by a concurrent run
-        end
-        $keyed_incremental_schema$
+        {{ keyed_incremental__state_schema_sql(settings) }}
     {%- endcall -%}
     {%- set stream_tables = keyed_incremental__stream_tables(settings) if settings.streams else {} -%}
+    {%- set capture_plan = keyed_incremental__capture_plan(relation, settings, stream_tables) if settings.capture else {} -%}
     {%- for stream in settings.streams -%}
         {%- call statement('state_' ~ stream.name) -%}
             drop table if exists {{ stream.state }};
@@ -492,6 +507,21 @@
                 {{ keyed_incremental__state_marker_plpgsql(stream, 'stream_activity') }}
             end
             $keyed_incremental_activity$
+            {%- if settings.capture %};
+            -- What the capture logged before this snapshot is in the state now, and the log is
+            -- trusted from here on while its triggers stay as they are (their epoch).
+            delete from {{ keyed_incremental__capture_log(relation, stream) }};
+            do $keyed_incremental_epoch$
+            declare
+                captured boolean;
+                capture_epoch text;
+                logged bigint;
+                logged_whole boolean;
+            begin
+                {{ keyed_incremental__capture_check_plpgsql(stream, capture_plan[stream.name]) | indent(16) }}
+            end
+            $keyed_incremental_epoch$
+            {%- endif %}
         {%- endcall -%}
     {%- endfor -%}
 {% endmacro %}
@@ -545,9 +575,11 @@
 
 {#-
     The keys of `stream` whose fingerprint changed, appeared or disappeared since the last build,
-    with the old and new fingerprints: a SELECT comparing the stream's rows with its state.
+    with the old and new fingerprints: a SELECT comparing the stream's rows with its state. With
+    `captured` (a temporary table of keys), only the state rows of those keys, and the stream rows
+    passing the filters put in place of the comment `/* key filters */` (` and ...` terms).
 -#}
-{% macro keyed_incremental__changes_sql(stream) -%}
+{% macro keyed_incremental__changes_sql(stream, captured=none) -%}
     select
         {%- for key in stream.key_columns %}
         coalesce(current_rows.{{ adapter.quote(key) }}, previous.{{ adapter.quote(key) }}) as {{ adapter.quote(key) }},
@@ -556,8 +588,25 @@
         current_rows.fingerprint as new_fingerprint
     from (
         {{ keyed_incremental__stream_rows_sql(stream) | indent(8) }}
+        {%- if captured %}
+        /* key filters */
+        {%- endif %}
     ) as current_rows
-    full join {{ stream.state }} as previous
+    full join
+    {%- if captured %} (
+        select previous.*
+        from {{ stream.state }} as previous
+        where exists (
+            select
+            from pg_temp.{{ captured }} as captured
+            where
+                {%- for key in stream.key_columns %}
+                {{ 'and ' if not loop.first }}captured.{{ adapter.quote(key) }} = previous.{{ adapter.quote(key) }}
+                {%- endfor %}
+        )
+    ) as previous
+    {%- else %} {{ stream.state }} as previous
+    {%- endif %}
         on
             {%- for key in stream.key_columns %}
             {{ 'and ' if not loop.first }}current_rows.{{ adapter.quote(key) }} = previous.{{ adapter.quote(key) }}
@@ -592,7 +641,22 @@
             sqlerrm
             using errcode = 'unique_violation';
     end;
-    {{ keyed_incremental__record_digest_plpgsql(stream) }}
+    -- The state's digest moved by what changed: its kept digest (the state's own, recorded
+    -- with every write of the state) less the old fingerprints, plus the new ones.
+    stream_digest := substring(
+        obj_description({{ safe_mv__quote_literal(stream.state.include(database=false)) }}::regclass, 'pg_class')
+        from {{ safe_mv__quote_literal(keyed_incremental__digest_pattern()) }}
+    );
+    if stream_digest is null then
+        {{ keyed_incremental__record_digest_plpgsql(stream) | indent(8) }}
+    else
+        select
+            (split_part(stream_digest, ':', 1)::bigint + count(new_fingerprint) - count(old_fingerprint))
+            || ':' || (split_part(stream_digest, ':', 2)::numeric + coalesce(sum(new_fingerprint), 0) - coalesce(sum(old_fingerprint), 0))
+        into stream_digest
+        from {{ stream.changes }};
+        {{ keyed_incremental__state_marker_plpgsql(stream, 'stream_digest') | indent(8) }}
+    end if;
 {%- endmacro %}
 
 
@@ -609,12 +673,7 @@
             select
                 names.stream_name,
                 to_regclass(names.relation_name)::oid
-            from (
-                values
-                {%- for stream in settings.streams %}
-                    ({{ safe_mv__quote_literal(stream.name) }}, {{ safe_mv__quote_literal(stream.relation.include(database=false)) }}){{ ',' if not loop.last }}
-                {%- endfor %}
-            ) as names (stream_name, relation_name)
+            from {{ keyed_incremental__stream_names_sql(settings, 'relation') }}
 
             union
 

@@ -8,6 +8,7 @@ A mart declares the change it is measured with in ``meta.refresh.incremental_ben
       change: "importance_score = 10 - importance_score"  # a SET list that undoes itself
       fraction: 0.01                 # share of the source's rows changed, picked by md5(id)
       sweep: [0.001, 0.1]            # more shares measured the same way (optional)
+      refresh_time_columns: [last_refreshed]  # left out of its materialized-view counterpart
 
 The change is applied, the mart refreshed (timed), the change applied again (which restores the
 rows) and the mart refreshed again (timed), so the data ends as it began. The goal is judged at
@@ -21,10 +22,14 @@ declared change is also run through dbt (``dbt run`` of the node, dbt's own exec
 ``run_results.json`` without its start-up): it adds what the dbt process pays once for the
 materialization's templates, reported beside. The full rebuild is dbt's ``--full-refresh``.
 
-Beside them, the mart's own query is built as a materialized view with a unique index on the
-mart's ``unique_key`` (``<identifier>__vv_bench_mv``, dropped afterwards) and refreshed
-concurrently after the same change and its undo: what a full refresh of the mart costs without
-incremental maintenance, the way it was refreshed before it.
+Beside them, the mart's own query is built as a materialized view with the mart's indexes (the
+unique one on its ``unique_key`` among them; ``<identifier>__vv_bench_mv``, dropped afterwards) and
+refreshed concurrently after the same change and its undo: what a full refresh of the mart costs
+without incremental maintenance, with the indexes it keeps. The columns named in
+``refresh_time_columns`` (the time a row was written, such as ``last_refreshed``) are left out of
+it, as every materialized view leaves them to the refresh log: its rows that no change touched
+stay identical, and its concurrent refresh rewrites only the changed ones, as the best
+materialized view of the query would.
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ from psycopg import sql
 from orchestration.lib import manifest as project
 from orchestration.lib.maintained import refresh_concurrently, refresh_in_place
 from orchestration.tools.bench import dbt, fmt
+from orchestration.tools.bench.catalog import quote_ident
 from orchestration.tools.bench.figures import ratio
 from orchestration.tools.bench.options import BenchError, BenchOptions, Progress
+from orchestration.tools.bench.refresh import copy_indexes
 from orchestration.tools.bench.warehouse import Warehouse, session
 
 MATERIALIZATION = "keyed_incremental_table"
@@ -64,6 +71,7 @@ class IncrementalMart:
     change: str
     fraction: float
     sweep: tuple[float, ...] = ()
+    refresh_time_columns: tuple[str, ...] = ()
 
 
 def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
@@ -99,6 +107,9 @@ def incremental_marts(manifest: Mapping[str, Any]) -> list[IncrementalMart]:
                 change=str(spec["change"]),
                 fraction=fraction,
                 sweep=sweep,
+                refresh_time_columns=tuple(
+                    str(column) for column in spec.get("refresh_time_columns") or []
+                ),
             )
         )
     return sorted(found, key=lambda mart: mart.name)
@@ -118,16 +129,31 @@ def _as_materialized_view(
         return None
     query = dbt.compiled_query(mart.unique_id, mart.selector, warehouse.settings, options)
     view = sql.Identifier(mart.schema, f"{mart.identifier}__vv_bench_mv")
+    relation = f"{quote_ident(mart.schema)}.{quote_ident(mart.identifier)}"
     with session(warehouse.settings) as conn:
         conn.execute(sql.SQL("drop materialized view if exists {}").format(view))
+        # Its rows as a materialized view keeps them: every column but those carrying the time
+        # of the refresh, which would live in the refresh log (as every materialized view's
+        # `last_refreshed` does), so that a row no change touched stays identical.
+        columns = [
+            name
+            for (name,) in conn.execute(
+                "select attname from pg_attribute where attrelid = %s::regclass"
+                " and attnum > 0 and not attisdropped order by attnum",
+                (relation,),
+            ).fetchall()
+            if name not in mart.refresh_time_columns
+        ]
         try:
             started = time.perf_counter()
-            conn.execute(sql.SQL("create materialized view {} as {}").format(view, sql.SQL(query)))
             conn.execute(
-                sql.SQL("create unique index on {} ({})").format(
-                    view, sql.SQL(", ").join(map(sql.Identifier, mart.unique_key))
+                sql.SQL("create materialized view {} as select {} from ({}) as mart_query").format(
+                    view, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(query)
                 )
             )
+            # The mart's own indexes, its grain's unique one among them: what a refresh of
+            # the mart as a materialized view would maintain.
+            copy_indexes(conn, relation, view, skip_columns=mart.refresh_time_columns)
             build_s = time.perf_counter() - started
             times = []
             for _ in range(2):

@@ -46,6 +46,41 @@ def plain_stand_in(view: MaterializedView) -> sql.Identifier:
     return sql.Identifier(view.schema, f"{view.identifier}__vv_bench_mv")
 
 
+def copy_indexes(
+    conn: psycopg.Connection,
+    relation: str,
+    target: sql.Composable,
+    skip_columns: tuple[str, ...] = (),
+) -> int:
+    """Create on ``target`` every index ``relation`` (a quoted name) has, but those on any of
+    ``skip_columns``; how many."""
+    definitions = conn.execute(
+        r"""
+        select pg_get_indexdef(indexes.indexrelid)
+        from pg_index as indexes
+        where
+            indexes.indrelid = %s::regclass
+            and not exists (
+                select
+                from pg_attribute as attributes
+                where
+                    attributes.attrelid = indexes.indrelid
+                    and attributes.attname = any(%s)
+                    and (
+                        attributes.attnum = any(indexes.indkey)
+                        or pg_get_expr(indexes.indexprs, indexes.indrelid)
+                        ~ ('\m' || attributes.attname || '\M')
+                    )
+            )
+        """,
+        (relation, list(skip_columns)),
+    ).fetchall()
+    for (definition,) in definitions:
+        on_target = re.sub(r"^(CREATE (?:UNIQUE )?INDEX) \S+ ON \S+", r"\1 ON {}", definition)
+        conn.execute(sql.SQL(on_target).format(target))
+    return len(definitions)
+
+
 @contextmanager
 def stand_in(
     conn: psycopg.Connection, view: MaterializedView, warehouse: Warehouse, options: BenchOptions
@@ -60,12 +95,7 @@ def stand_in(
     conn.execute(sql.SQL("drop materialized view if exists {}").format(name))
     try:
         conn.execute(sql.SQL("create materialized view {} as {}").format(name, sql.SQL(query)))
-        for (definition,) in conn.execute(
-            "select pg_get_indexdef(indexrelid) from pg_index where indrelid = %s::regclass",
-            (view.relation,),
-        ).fetchall():
-            on_table = re.sub(r"^(CREATE (?:UNIQUE )?INDEX) \S+ ON \S+", r"\1 ON {}", definition)
-            conn.execute(sql.SQL(on_table).format(name))
+        copy_indexes(conn, view.relation, name)
         yield
     finally:
         conn.execute(sql.SQL("drop materialized view if exists {}").format(name))
