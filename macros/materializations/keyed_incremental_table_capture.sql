@@ -7,7 +7,8 @@
       * a table named in the stream's `key_tables` (its rows carry the stream's key columns under
         the same names, and a write to one of its rows changes only the stream rows with those
         keys) logs the keys of the rows each statement inserted, updated (before and after) or
-        deleted;
+        deleted; a statement that writes more than `key_filter_limit` rows (a bulk load) logs
+        one "whole stream" row instead;
       * any other table under the stream (a lookup joined in, a quarantine list) logs one
         "whole stream" row per statement that wrote to it, as does a TRUNCATE of any of them.
 
@@ -50,7 +51,12 @@
 {% macro keyed_incremental__capture_plan(relation, settings, stream_tables) %}
     {%- set plan = {} -%}
     {%- for stream in settings.streams -%}
-        {%- set base = 'vv_capture_' ~ local_md5(relation.include(database=false) ~ '/' ~ stream.name)[:12] -%}
+        {#- The names carry a hash of what the triggers do: another definition, other names,
+            so the run that brings it puts new triggers in place of the old ones. -#}
+        {%- set base = 'vv_capture_' ~ local_md5(
+            relation.include(database=false) ~ '/' ~ stream.name ~ '/' ~ stream.key_columns | join(',')
+            ~ '/' ~ stream.key_tables | join(',') ~ '/' ~ settings.box_limit ~ '/capture/2'
+        )[:12] -%}
         {%- set triggers = [] -%}
         {%- set found = [] -%}
         {%- for table in stream_tables[stream.name] -%}
@@ -104,9 +110,20 @@
         security definer
         set search_path = pg_catalog, pg_temp
         as $keyed_incremental_capture$
+        declare
+            written bigint;
         begin
-            -- tg_argv[0]: the capture log; tg_argv[1]: its key columns, or '' (whole stream)
-            if tg_argv[1] = '' or tg_op = 'TRUNCATE' then
+            -- tg_argv[0]: the capture log; tg_argv[1]: its key columns, or '' (whole stream);
+            -- tg_argv[2]: the most rows a statement may write and still log its keys (past it,
+            -- as a bulk load, the refresh compares the whole stream anyway).
+            if tg_argv[1] <> '' and tg_op <> 'TRUNCATE' then
+                execute case
+                    when tg_op = 'DELETE' then 'select count(*) from keyed_incremental__old_rows'
+                    else 'select count(*) from keyed_incremental__new_rows'
+                end
+                into written;
+            end if;
+            if tg_argv[1] = '' or tg_op = 'TRUNCATE' or written > tg_argv[2]::bigint then
                 execute format('insert into %s (whole_stream) values (true)', tg_argv[0]);
             elsif tg_op = 'INSERT' then
                 execute format(
@@ -180,7 +197,7 @@
             {%- set table_triggers = capture.triggers | selectattr('table', 'equalto', table) | list %}
             if {{ safe_mv__quote_literal(table) }} = any(missing) then
                 begin
-                    {{ keyed_incremental__drop_triggers_plpgsql(table, capture.base) | indent(20) }}
+                    {{ keyed_incremental__drop_triggers_plpgsql(table, capture.log) | indent(20) }}
                     {%- for trigger in table_triggers %}
                     {%- set keyed = trigger.event != 'all' %}
                     create trigger {{ adapter.quote(trigger.name) }}
@@ -194,7 +211,8 @@
                     for each statement
                     execute function {{ function }}(
                         {{ log_literal }},
-                        {{ safe_mv__quote_literal(keyed_incremental__column_list(stream.key_columns) if keyed and trigger.event != 'trn' else '') }}
+                        {{ safe_mv__quote_literal(keyed_incremental__column_list(stream.key_columns) if keyed and trigger.event != 'trn' else '') }},
+                        {{ safe_mv__quote_literal(settings.box_limit | string) }}
                     );
                     alter table {{ table }} enable always trigger {{ adapter.quote(trigger.name) }};
                     comment on trigger {{ adapter.quote(trigger.name) }} on {{ table }} is {{ safe_mv__quote_literal(
@@ -291,15 +309,22 @@
 {%- endmacro %}
 
 
-{#- PL/pgSQL: drop the capture triggers named `<base>_...` on `table` (needs a record variable `found`). -#}
-{% macro keyed_incremental__drop_triggers_plpgsql(table, base) -%}
+{#-
+    PL/pgSQL: drop the capture triggers on `table` that write into the capture log `log`,
+    whatever their names (needs a record variable `found`).
+-#}
+{% macro keyed_incremental__drop_triggers_plpgsql(table, log) -%}
     for found in
         select triggers.tgname
         from pg_catalog.pg_trigger as triggers
         where
             triggers.tgrelid = {{ safe_mv__quote_literal(table) }}::regclass
             and not triggers.tgisinternal
-            and left(triggers.tgname, {{ base | length + 1 }}) = {{ safe_mv__quote_literal(base ~ '_') }}
+            and triggers.tgfoid = {{ safe_mv__quote_literal(adapter.quote(log.schema) ~ '.keyed_incremental__capture') }}::regproc
+            and position(
+                {{ safe_mv__quote_literal(log.include(database=false) ~ '\\000') }}
+                in encode(triggers.tgargs, 'escape')
+            ) = 1
     loop
         execute format('drop trigger %I on %s', found.tgname, {{ safe_mv__quote_literal(table) }});
     end loop;
@@ -337,7 +362,7 @@
             {%- for stream in settings.streams %}
             {%- for table in stream_tables[stream.name] %}
             begin
-                {{ keyed_incremental__drop_triggers_plpgsql(table, plan[stream.name].base) | indent(16) }}
+                {{ keyed_incremental__drop_triggers_plpgsql(table, plan[stream.name].log) | indent(16) }}
             exception when insufficient_privilege then
                 raise warning 'keyed_incremental_table {{ model.name }}: could not drop the change capture triggers on {{ table }}';
             end;
