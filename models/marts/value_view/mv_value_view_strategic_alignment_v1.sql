@@ -75,13 +75,17 @@ pillar_jobs as (
 
 ),
 
-pillar_pairs as (
+-- Per pillar and persona first: a count of distinct personas over every pair would sort all
+-- pair-pillar rows (459,000 at scale 10, on disk), where these two hashed groupings read them
+-- once; the average is carried as a sum and a count so the pillar's is the pairs' own.
+pillar_personas as (
 
     select
         pairs.tenant_id,
         category_mappings.pillar_id,
-        count(distinct pairs.persona_id) as personas_count,
-        round(avg(pairs.opportunity_score), 1) as avg_opportunity_score,
+        pairs.persona_id,
+        sum(pairs.opportunity_score) as opportunity_score_sum,
+        count(pairs.opportunity_score) as opportunity_score_count,
         count(*) filter (
             where pairs.opportunity_classification in ('underserved', 'highly_underserved')
         ) as underserved_pairs_count
@@ -89,7 +93,22 @@ pillar_pairs as (
     from pairs
     inner join category_mappings
         on pairs.jtbd_id = category_mappings.jtbd_id
-    group by pairs.tenant_id, category_mappings.pillar_id
+    group by pairs.tenant_id, category_mappings.pillar_id, pairs.persona_id
+
+),
+
+pillar_pairs as (
+
+    select
+        tenant_id,
+        pillar_id,
+        count(*) as personas_count,
+        round(sum(opportunity_score_sum) / nullif(sum(opportunity_score_count), 0), 1)
+            as avg_opportunity_score,
+        sum(underserved_pairs_count)::bigint as underserved_pairs_count
+
+    from pillar_personas
+    group by tenant_id, pillar_id
 
 ),
 
