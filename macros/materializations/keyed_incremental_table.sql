@@ -5,7 +5,7 @@
     The model declares its grain (`unique_key`) and its change streams: the upstream relations it
     reads, each with the key columns (columns of both the stream and the model) that tie a stream
     row to the model rows it shapes. A state table per stream keeps a fingerprint of every stream
-    row as of the last build (keyed_incremental_table_streams.sql).
+    row as of the last build (keyed_incremental_table_state.sql).
 
     * unchanged definition -> the refresh procedure `<model schema>_meta.<relation>__refresh()`
       (keyed_incremental_table_refresh.sql) is rewritten with the model's SQL and called: the

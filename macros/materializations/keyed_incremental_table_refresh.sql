@@ -7,7 +7,7 @@
     before the transaction's first query, so that every statement sees the sources as they were
     when the lock was granted), it
       1. finds, per change stream, the keys whose stream rows changed, appeared or disappeared
-         since the last refresh (keyed_incremental_table_streams.sql): none at once when the
+         since the last refresh (keyed_incremental_table_state.sql): none at once when the
          stream's rows give the digest its state keeps. That digest is skipped (it would differ)
          when PostgreSQL's statistics count writes to the tables under the stream since the
          last refresh; uncounted writes are still caught by it;
