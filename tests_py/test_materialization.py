@@ -25,9 +25,11 @@ from psycopg import sql
 
 from orchestration.lib import database
 from orchestration.lib.maintained import (
+    REFRESH_PARALLEL_WORKERS,
     REFRESH_STATISTICS_TARGET,
     refresh_concurrently,
     refresh_in_place,
+    refresh_plainly,
 )
 
 # Readers are timed against lock waits: not beside another module's load.
@@ -741,6 +743,60 @@ def test_a_concurrent_refresh_samples_its_new_rows_at_the_smallest_statistics_ta
         refresh_concurrently(conn, sql.Identifier(SCHEMA, "mv_sampled"))
         assert conn.execute("show default_statistics_target").fetchone()[0] == server_target
     assert query_targets() == {str(REFRESH_STATISTICS_TARGET)}
+
+
+@pytest.mark.slow
+def test_every_refresh_runs_its_query_without_parallel_workers(project):
+    """A refresh's query keeps few of the rows it reads: dbt's refreshes (plain, concurrent, a
+    view's build aside, a maintained table's merge) and orchestration's run it at
+    REFRESH_PARALLEL_WORKERS (a column records the setting its query ran at), and hand the
+    server's setting back."""
+    server_workers = project.scalar("show max_parallel_workers_per_gather")
+    assert server_workers != str(REFRESH_PARALLEL_WORKERS)
+    workers = "current_setting('max_parallel_workers_per_gather') as query_workers"
+    unique = [{"columns": ["id"], "unique": True}]
+    project.write_model(
+        "mv_workers", model_sql(f"events.id, events.grp, {workers}", indexes=unique)
+    )
+    project.write_model(
+        "mv_workers_plain",
+        model_sql(f"events.id, events.grp, {workers}", indexes=unique, refresh_method="plain"),
+    )
+    project.write_model(
+        "mt_workers",
+        maintained_sql("mv_source.events").replace(
+            "select events.id, events.grp, events.doubled",
+            f"select events.id, events.grp, events.doubled, {workers}",
+        ),
+    )
+
+    def query_workers(relation: str) -> set[str]:
+        return {row[0] for row in project.query(f"select query_workers from {SCHEMA}.{relation}")}
+
+    created = project.build("mv_workers", "mv_workers_plain", "mt_workers")
+    assert created.ok, created.output
+    assert query_workers("mv_workers") == {str(REFRESH_PARALLEL_WORKERS)}
+    # A table built aside runs at the server's setting (a rebuild writes every row anyway).
+    assert query_workers("mt_workers") == {server_workers}
+    project.execute(f"refresh materialized view {SCHEMA}.mv_workers")
+    assert query_workers("mv_workers") == {server_workers}
+
+    refreshed = project.build("mv_workers", "mv_workers_plain", "mt_workers")
+    assert refreshed.ok, refreshed.output
+    assert refreshed.outcome("mv_workers").startswith("refreshed concurrently")
+    assert refreshed.outcome("mv_workers_plain").startswith("refreshed plain")
+    assert refreshed.outcome("mt_workers").startswith("merged on its key")
+    for relation in ("mv_workers", "mv_workers_plain", "mt_workers"):
+        assert query_workers(relation) == {str(REFRESH_PARALLEL_WORKERS)}, relation
+
+    for refresh in (refresh_concurrently, refresh_plainly):
+        project.execute(f"refresh materialized view {SCHEMA}.mv_workers")
+        with database.connect(project.settings) as conn, conn.transaction():
+            refresh(conn, sql.Identifier(SCHEMA, "mv_workers"))
+            assert conn.execute("show max_parallel_workers_per_gather").fetchone()[0] == (
+                server_workers
+            )
+        assert query_workers("mv_workers") == {str(REFRESH_PARALLEL_WORKERS)}, refresh.__name__
 
 
 @pytest.mark.slow

@@ -139,7 +139,7 @@
         'streams': streams,
         'state_schema': state_schema,
         'box_limit': config.get('key_filter_limit', 20000) | int,
-        'parallel_workers': config.get('refresh_parallel_workers', 0) | int,
+        'parallel_workers': config.get('refresh_parallel_workers', safe_mv__refresh_parallel_workers()) | int,
         'capture': config.get('change_capture', false) is true,
     }) -%}
     {{ return(settings) }}

@@ -181,13 +181,16 @@
         declare
             failure_detail text;
             statistics_target text := current_setting('default_statistics_target');
+            parallel_workers text := current_setting('max_parallel_workers_per_gather');
         begin
             lock table {{ relation }} in exclusive mode;
             if to_regclass('pg_temp.maintained_table__rows') is not null then
                 drop table pg_temp.maintained_table__rows;
             end if;
+            perform set_config('max_parallel_workers_per_gather', '{{ safe_mv__refresh_parallel_workers() }}', true);
             create temporary table maintained_table__rows on commit drop as
             {{ compiled_sql }};
+            perform set_config('max_parallel_workers_per_gather', parallel_workers, true);
             begin
                 create unique index on maintained_table__rows ({{ keyed_incremental__column_list(keys) }})
                 {{- ' nulls not distinct' if settings.nullable_key }};

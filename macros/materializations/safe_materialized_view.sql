@@ -92,6 +92,20 @@
 {%- endmacro %}
 
 
+{#-
+    The parallel workers (max_parallel_workers_per_gather) of a refresh's query, of every
+    relation this project maintains. A view's query joins every persona x job pair and keeps a
+    few thousand rows; a parallel plan sends all the pairs through one Gather to the leader, which
+    costs more than the worker saves (scale 10, two cores: the JTBD summary 0.95-1.0 s without
+    workers against 1.0-1.24 s with one, role workload 0.74 s against 0.85-0.98 s), and a worker
+    takes a core from the dashboards' readers while it runs. orchestration/lib/maintained.py
+    (REFRESH_PARALLEL_WORKERS) refreshes with the same.
+-#}
+{% macro safe_mv__refresh_parallel_workers() -%}
+    {{ return(0) }}
+{%- endmacro %}
+
+
 {#- Refresh the unchanged relation in place (concurrently when possible), then ANALYZE. -#}
 {% macro safe_mv__refresh_in_place(relation, existing, fingerprint, settings) %}
     {%- set columns = safe_mv__relation_columns(relation) -%}
@@ -115,6 +129,9 @@
     {%- endif -%}
 
     {%- set refresh_started_at = modules.datetime.datetime.now() -%}
+    {%- call statement('refresh_parallel_workers') -%}
+        set local max_parallel_workers_per_gather = {{ safe_mv__refresh_parallel_workers() }}
+    {%- endcall -%}
     {%- if concurrently -%}
         {%- call statement('refresh_statistics_target') -%}
             set local default_statistics_target = {{ safe_mv__refresh_statistics_target() }}
@@ -123,8 +140,11 @@
     {%- call statement('main') -%}
         refresh materialized view {{ 'concurrently ' if concurrently }}{{ relation }}
     {%- endcall -%}
+    {#- Back to the server's settings before the view's own ANALYZE below. -#}
+    {%- call statement('default_parallel_workers') -%}
+        set local max_parallel_workers_per_gather to default
+    {%- endcall -%}
     {%- if concurrently -%}
-        {#- Back to the server's target before the view's own ANALYZE below. -#}
         {%- call statement('default_statistics_target') -%}
             set local default_statistics_target to default
         {%- endcall -%}
@@ -157,9 +177,15 @@
     settings, rebuild_reason, grant_config
 ) %}
     {%- set build_started_at = modules.datetime.datetime.now() -%}
+    {%- call statement('build_parallel_workers') -%}
+        set local max_parallel_workers_per_gather = {{ safe_mv__refresh_parallel_workers() }}
+    {%- endcall -%}
     {%- call statement('main') -%}
         create materialized view {{ intermediate_relation }} as
         {{ compiled_sql }}
+    {%- endcall -%}
+    {%- call statement('build_default_parallel_workers') -%}
+        set local max_parallel_workers_per_gather to default
     {%- endcall -%}
 
     {%- set columns = safe_mv__relation_columns(intermediate_relation) -%}

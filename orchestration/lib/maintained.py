@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,10 @@ LOCK_TIMEOUT = "30s"
 # as much as the diff. dbt's refreshes use the same target
 # (macros/materializations/safe_materialized_view.sql, safe_mv__refresh_statistics_target).
 REFRESH_STATISTICS_TARGET = 1
+# A refresh's query runs without parallel workers: it joins every persona x job pair to keep a
+# few thousand rows, and a Gather of all the pairs costs more than a worker saves (as dbt's
+# refreshes: safe_mv__refresh_parallel_workers in the same file).
+REFRESH_PARALLEL_WORKERS = 0
 # The transaction setting a keyed_incremental_table's refresh procedure leaves its outcome in
 # (macros/materializations/keyed_incremental_table_refresh.sql).
 OUTCOME_SETTING = "value_view.keyed_incremental_outcome"
@@ -190,15 +195,37 @@ def refresh_relation(conn: psycopg.Connection, schema: str, relation: str) -> No
 
 
 def refresh_concurrently(conn: psycopg.Connection, name: sql.Composable) -> None:
-    """``REFRESH MATERIALIZED VIEW CONCURRENTLY`` in the caller's transaction, its copy of the new
-    rows analyzed at ``REFRESH_STATISTICS_TARGET``; the server's target is back afterwards."""
+    """``REFRESH MATERIALIZED VIEW CONCURRENTLY`` in the caller's transaction, with
+    ``REFRESH_PARALLEL_WORKERS`` and its copy of the new rows analyzed at
+    ``REFRESH_STATISTICS_TARGET``; the server's settings are back afterwards."""
     conn.execute(
         sql.SQL("set local default_statistics_target = {}").format(
             sql.Literal(REFRESH_STATISTICS_TARGET)
         )
     )
-    conn.execute(sql.SQL("refresh materialized view concurrently {}").format(name))
+    with refresh_parallel_workers(conn):
+        conn.execute(sql.SQL("refresh materialized view concurrently {}").format(name))
     conn.execute("set local default_statistics_target to default")
+
+
+def refresh_plainly(conn: psycopg.Connection, name: sql.Composable) -> None:
+    """A plain ``REFRESH MATERIALIZED VIEW`` in the caller's transaction, with
+    ``REFRESH_PARALLEL_WORKERS`` as dbt's plain refreshes run."""
+    with refresh_parallel_workers(conn):
+        conn.execute(sql.SQL("refresh materialized view {}").format(name))
+
+
+@contextmanager
+def refresh_parallel_workers(conn: psycopg.Connection) -> Iterator[None]:
+    """``max_parallel_workers_per_gather`` at ``REFRESH_PARALLEL_WORKERS`` for the caller's
+    transaction, the server's setting back afterwards."""
+    conn.execute(
+        sql.SQL("set local max_parallel_workers_per_gather = {}").format(
+            sql.Literal(REFRESH_PARALLEL_WORKERS)
+        )
+    )
+    yield
+    conn.execute("set local max_parallel_workers_per_gather to default")
 
 
 def relation_kind(conn: psycopg.Connection, schema: str, relation: str) -> str | None:

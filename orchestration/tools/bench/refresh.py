@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from orchestration.lib.maintained import refresh_concurrently, refresh_relation
+from orchestration.lib.maintained import refresh_concurrently, refresh_plainly, refresh_relation
 from orchestration.tools.bench import dbt, fmt
 from orchestration.tools.bench.catalog import MaterializedView
 from orchestration.tools.bench.figures import parse_estimate, ratio
@@ -36,8 +36,8 @@ def timed_refresh(conn: psycopg.Connection, view: MaterializedView, concurrently
             else:
                 refresh_concurrently(conn, sql.SQL(view.relation))
     else:
-        relation = plain_stand_in(view) if view.table else sql.SQL(view.relation)
-        conn.execute(sql.SQL("refresh materialized view {}").format(relation))
+        with conn.transaction():
+            refresh_plainly(conn, plain_stand_in(view) if view.table else sql.SQL(view.relation))
     return time.perf_counter() - started
 
 
