@@ -656,7 +656,8 @@ def statistics_choose_the_order(heatmap: Heatmap) -> None:
 def test_the_capture_logs_tell_what_changed_and_no_stream_is_read_for_nothing(heatmap: Heatmap):
     """With change_capture, triggers on the tables under each stream log the keys written (the
     ODI scores, the role-job links, the AI suitability) or one whole-stream row (the others): a
-    refresh reads no stream when nothing was logged, compares only the keys logged, and the
+    refresh reads no stream when nothing was logged, compares only the keys logged (looked up
+    one by one through the scores' index while they are few, in one scan past that), and the
     whole stream after a write to a table without its keys. The triggers fire without the
     statistics and in a session that replicates (session_replication_role = replica)."""
     heatmap.refresh()  # the capture's epochs after the tests that disabled it
@@ -664,7 +665,7 @@ def test_the_capture_logs_tell_what_changed_and_no_stream_is_read_for_nothing(he
     assert re.match(r"unchanged: no change in 7 streams " + by_log, heatmap.refresh())
     keys = (
         r"\(checked in [0-9.]+s, 6 unchanged by their capture log,"
-        r" 1 compared on the keys captured\)"
+        r" 1 compared on the keys captured \(1 looked up by index\)\)"
     )
 
     change_scores(heatmap, 8, counted=False)
@@ -684,6 +685,21 @@ def test_the_capture_logs_tell_what_changed_and_no_stream_is_read_for_nothing(he
         )
     outcome = heatmap.refresh()
     assert re.match(r"updated incrementally: changed keys odi_scores 3 " + keys, outcome), outcome
+    assert heatmap.differences() == (0, 0)
+
+    # Past one key in 30 rows of the scores, the captured keys are compared in one scan of the
+    # stream instead of a lookup each.
+    scores = heatmap.query(
+        "select reltuples::bigint from pg_class where oid = 'vital.jtbd_odi_scores'::regclass"
+    )[0][0]
+    many = scores // 30 + 50
+    assert len(change_scores(heatmap, many, counted=False)) == many
+    outcome = heatmap.refresh()
+    outcome_matches(
+        outcome,
+        rf"updated incrementally: changed keys odi_scores {many} \(checked in [0-9.]+s, 6"
+        r" unchanged by their capture log, 1 compared on the keys captured\)",
+    )
     assert heatmap.differences() == (0, 0)
 
     # A job renamed: vital.jtbd carries no `jtbd_id`, so its writes have the streams it is

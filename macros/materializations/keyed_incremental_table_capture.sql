@@ -17,7 +17,9 @@
     with `session_replication_role = replica` fires it too); otherwise it falls back to the
     stream's digest and statistics, which never miss a write. An empty log: the stream is
     unchanged, not read at all. Keys only: only the stream rows and the state rows holding them
-    are compared. A "whole stream" row: the whole stream is compared. The procedure deletes the
+    are compared; while the keys are few and every key table has an index led by the keys, each
+    key's stream rows are looked up through it (keyed_incremental__key_lookups), else the stream
+    is scanned once with the keys as a filter. A "whole stream" row: the whole stream is compared. The procedure deletes the
     log rows its snapshot sees; rows of writes committed after its snapshot stay for the next one.
 
     The triggers are installed (when missing) by every dbt run of the model in a transaction of
@@ -238,6 +240,89 @@
     {%- endcall -%}
     {%- do keyed_incremental__commit_and_begin() -%}
 {% endmacro %}
+
+
+{#-
+    The streams whose captured keys can be looked up one by one, each with its key tables:
+    {stream name: [table]}. Every key table of the stream has a valid btree index (no predicate,
+    no expression) whose leading columns are the stream's key columns, so a key's rows are found
+    through it; the refresh still scans instead when many keys were captured
+    (keyed_incremental__key_lookup_factor).
+-#}
+{% macro keyed_incremental__key_lookups(settings, capture_plan) %}
+    {%- set candidates = [] -%}
+    {%- for stream in settings.streams if stream.key_tables -%}
+        {%- for trigger in capture_plan[stream.name].triggers if trigger.event == 'ins' -%}
+            {%- do candidates.append((stream, trigger.table)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if not candidates -%}
+        {{ return({}) }}
+    {%- endif -%}
+    {%- set query -%}
+        select candidates.stream_name, candidates.table_name
+        from (
+            values
+            {%- for stream, table in candidates %}
+                ({{ safe_mv__quote_literal(stream.name) }}, {{ safe_mv__quote_literal(table) }}, array[{% for key in stream.key_columns %}{{ safe_mv__quote_literal(key) }}{{ ', ' if not loop.last }}{% endfor %}]::text[]){{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as candidates (stream_name, table_name, key_columns)
+        where exists (
+            select
+            from pg_catalog.pg_index as indexes
+            inner join pg_catalog.pg_class as index_relations
+                on indexes.indexrelid = index_relations.oid
+            inner join pg_catalog.pg_am as methods
+                on index_relations.relam = methods.oid
+            where
+                indexes.indrelid = to_regclass(candidates.table_name)
+                and indexes.indisvalid
+                and indexes.indpred is null
+                and indexes.indexprs is null
+                and methods.amname = 'btree'
+                and indexes.indnkeyatts >= cardinality(candidates.key_columns)
+                and (
+                    select array_agg(attributes.attname::text order by attributes.attname::text)
+                    from (
+                        select index_columns.attnum
+                        from unnest(indexes.indkey::int2[]) with ordinality as index_columns (attnum, position)
+                        where index_columns.position <= cardinality(candidates.key_columns)
+                    ) as leading_columns
+                    inner join pg_catalog.pg_attribute as attributes
+                        on
+                            attributes.attrelid = indexes.indrelid
+                            and attributes.attnum = leading_columns.attnum
+                ) = (
+                    select array_agg(key_column order by key_column)
+                    from unnest(candidates.key_columns) as key_column
+                )
+        )
+    {%- endset -%}
+    {%- set indexed = {} -%}
+    {%- for row in run_query(query).rows -%}
+        {%- do indexed.setdefault(row['stream_name'], []).append(row['table_name']) -%}
+    {%- endfor -%}
+    {%- set counts = {} -%}
+    {%- for stream, table in candidates -%}
+        {%- do counts.update({stream.name: counts.get(stream.name, 0) + 1}) -%}
+    {%- endfor -%}
+    {%- set lookups = {} -%}
+    {%- for name, tables in indexed.items() if tables | length == counts[name] -%}
+        {%- do lookups.update({name: tables}) -%}
+    {%- endfor -%}
+    {{ return(lookups) }}
+{% endmacro %}
+
+
+{#-
+    Captured keys are looked up one by one while there are at most 1/factor as many as their key
+    tables' rows: a lookup by index costs about as much as reading 30 rows in a scan (the ODI
+    scores at scale 10: 2,907 keys looked up in 17 ms, the 290,670 rows scanned for them in
+    57 ms).
+-#}
+{% macro keyed_incremental__key_lookup_factor() -%}
+    {{ return(30) }}
+{%- endmacro %}
 
 
 {#- The types of each stream's key columns, from its relation: {stream name: {key: type}}. -#}

@@ -78,6 +78,7 @@
     {%- set stream_tables = keyed_incremental__stream_tables(settings) -%}
     {%- set capture_plan = keyed_incremental__capture_plan(target_relation, settings, stream_tables) if settings.capture else {} -%}
     {%- set stream_key_types = keyed_incremental__stream_key_types(settings) if settings.capture else {} -%}
+    {%- set key_lookups = keyed_incremental__key_lookups(settings, capture_plan) if settings.capture else {} -%}
     {%- set types = {} -%}
     {%- for column in columns -%}
         {%- do types.update({column.name: column.data_type}) -%}
@@ -109,6 +110,7 @@
             compared_at_once integer := 0;
             unchanged_by_capture integer := 0;
             compared_by_key integer := 0;
+            looked_up integer := 0;
             compared_whole integer := 0;
             captured boolean;
             logged bigint;
@@ -210,6 +212,19 @@
                 if distinct_values > {{ settings.box_limit }} then
                     compare := 'all';
                     compared_whole := compared_whole + 1;
+                {%- if stream.name in key_lookups %}
+                elsif distinct_values * {{ keyed_incremental__key_lookup_factor() }} <= (
+                    select coalesce(sum(greatest(reltuples, 0)), 0)
+                    from pg_catalog.pg_class
+                    where oid = any(array[{% for table in key_lookups[stream.name] %}{{ safe_mv__quote_literal(table) }}{{ ', ' if not loop.last }}{% endfor %}]::regclass[])
+                ) then
+                    -- Few keys: each one's stream rows looked up through its key tables' index.
+                    analyze {{ stream.captured }};
+                    create temporary table {{ stream.changes }} on commit drop as
+                    {{ keyed_incremental__changes_sql(stream, captured=stream.captured, look_up=true) | indent(20) }};
+                    compared_by_key := compared_by_key + 1;
+                    looked_up := looked_up + 1;
+                {%- endif %}
                 else
                     analyze {{ stream.captured }};
                     key_filters := '';
@@ -268,7 +283,8 @@
             checked := 'checked in ' || {{ keyed_incremental__seconds_sql('started_at') }} || 's, '
                 || array_to_string(array_remove(array[
                     case when unchanged_by_capture > 0 then unchanged_by_capture || ' unchanged by their capture log' end,
-                    case when compared_by_key > 0 then compared_by_key || ' compared on the keys captured' end,
+                    case when compared_by_key > 0 then compared_by_key || ' compared on the keys captured'
+                        || case when looked_up > 0 then ' (' || looked_up || ' looked up by index)' else '' end end,
                     case when compared_whole > 0 then compared_whole || ' compared whole (captured)' end,
                     case when unchanged_by_digest > 0 or not {{ 'true' if settings.capture else 'false' }} then unchanged_by_digest || ' unchanged by their digest' end,
                     case when compared_at_once > 0 then compared_at_once || ' written since (compared at once)' end

@@ -161,9 +161,10 @@
     The keys of `stream` whose fingerprint changed, appeared or disappeared since the last build,
     with the old and new fingerprints: a SELECT comparing the stream's rows with its state. With
     `captured` (a temporary table of keys), only the state rows of those keys, and the stream rows
-    passing the filters put in place of the comment `/* key filters */` (` and ...` terms).
+    passing the filters put in place of the comment `/* key filters */` (` and ...` terms), or,
+    with `look_up`, the stream rows of each captured key looked up on their own.
 -#}
-{% macro keyed_incremental__changes_sql(stream, captured=none) -%}
+{% macro keyed_incremental__changes_sql(stream, captured=none, look_up=false) -%}
     select
         {%- for key in stream.key_columns %}
         coalesce(current_rows.{{ adapter.quote(key) }}, previous.{{ adapter.quote(key) }}) as {{ adapter.quote(key) }},
@@ -171,9 +172,23 @@
         previous.fingerprint as old_fingerprint,
         current_rows.fingerprint as new_fingerprint
     from (
+        {%- if captured and look_up %}
+        {#- Each captured key's rows looked up on their own (the subquery is kept as written, so
+            its key conditions reach the stream's index), where a join would scan the stream. #}
+        select looked_up.*
+        from pg_temp.{{ captured }} as captured
+        cross join lateral (
+            {{ keyed_incremental__stream_rows_sql(stream) | indent(12) }}
+            {%- for key in stream.key_columns %}
+            and stream_rows.{{ adapter.quote(key) }} = captured.{{ adapter.quote(key) }}
+            {%- endfor %}
+            offset 0
+        ) as looked_up
+        {%- else %}
         {{ keyed_incremental__stream_rows_sql(stream) | indent(8) }}
         {%- if captured %}
         /* key filters */
+        {%- endif %}
         {%- endif %}
     ) as current_rows
     full join
