@@ -42,7 +42,7 @@ LOCK_TIMEOUT = "30s"
 REFRESH_STATISTICS_TARGET = 1
 # A refresh's query runs without parallel workers: it joins every persona x job pair to keep a
 # few thousand rows, and a Gather of all the pairs costs more than a worker saves (as dbt's
-# refreshes: safe_mv__refresh_parallel_workers in the same file).
+# refreshes: safe_mv__refresh_parallel_workers in safe_materialized_view.sql).
 REFRESH_PARALLEL_WORKERS = 0
 # The transaction setting a keyed_incremental_table's refresh procedure leaves its outcome in
 # (macros/materializations/keyed_incremental_table_refresh.sql).
